@@ -1,0 +1,99 @@
+"""Command line: ``dd-notebook serve`` and ``dd-notebook user add``."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+import platformdirs
+
+DEFAULT_PORT = 8080
+
+
+def default_db_path() -> Path:
+    """The server database in the user's data directory (not the current folder)."""
+    return Path(platformdirs.user_data_dir("dd-notebook")) / "dd.sqlite"
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from .server.app import ServerApp, SweepSettings
+    from .server.db import connect
+    from .server.demo import DEMO_USERS, seed_demo
+
+    db_path = Path(args.db) if args.db else default_db_path()
+    if args.demo:
+        conn = connect(db_path)
+        seed_demo(conn)
+        conn.close()
+    app = ServerApp(db_path, SweepSettings(args.sweep_interval, max(args.sweep_interval, 10.0)))
+    base = f"http://{args.host}:{args.port}"
+    print(f"dd-notebook server on {base}, database {db_path}")
+    print(f"export DATA_DISPATCHER_URL={base}/dd/data")
+    print(f"export DATA_DISPATCHER_AUTH_URL={base}/auth")
+    print(f"export METACAT_SERVER_URL={base}/metacat/app")
+    print(f"export METACAT_AUTH_SERVER_URL={base}/auth")
+    if args.demo:
+        names = ", ".join(name for name, _, _ in DEMO_USERS)
+        print(f"Demo users {names}: the password is the user name. For local use only.")
+    sys.stdout.flush()
+    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, access_log=False)
+    return 0
+
+
+def _user_add(args: argparse.Namespace) -> int:
+    from .server.db import connect
+    from .server.users import UserStore
+
+    conn = connect(Path(args.db) if args.db else default_db_path())
+    try:
+        user = UserStore(conn).add(args.name, args.password, admin=args.admin, roles=tuple(args.role or ()))
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        conn.close()
+    roles = ", ".join(sorted(user.roles)) or "-"
+    print(f"user {user.username}: admin={'yes' if user.is_admin else 'no'} roles={roles}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``dd-notebook``."""
+    parser = argparse.ArgumentParser(prog="dd-notebook", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="run the embedded DD + auth + catalog server")
+    serve.add_argument("--db", help=f"SQLite file (default {default_db_path()})")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=DEFAULT_PORT)
+    serve.add_argument("--demo", action="store_true", help="seed demo users, RSEs and proximity map")
+    serve.add_argument("--sweep-interval", type=float, default=2.0,
+                       help="seconds between worker-timeout sweeps (default 2)")
+    serve.add_argument("--log-level", default="warning")
+    serve.set_defaults(func=_serve)
+
+    user = commands.add_parser("user", help="manage users of the embedded server")
+    user_commands = user.add_subparsers(dest="user_command", required=True)
+    add = user_commands.add_parser("add", help="create or update a user")
+    add.add_argument("name")
+    add.add_argument("--password", required=True)
+    add.add_argument("--admin", action="store_true")
+    add.add_argument("--role", action="append", help="role membership (repeatable)")
+    add.add_argument("--db", help=f"SQLite file (default {default_db_path()})")
+    add.set_defaults(func=_user_add)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    args = build_parser().parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,131 @@
+"""The embedded server as one ASGI application: DD data server, auth server, catalog.
+
+=====================  =====================================================
+``/dd/data/...``       DD data server (spec dd-protocol §3)
+``/dd/data/auth/...``  auth endpoints (the DD client's default auth URL)
+``/auth/...``          auth endpoints (``DATA_DISPATCHER_AUTH_URL``)
+``/metacat/app/auth``  auth endpoints (MetaCat's default auth URL)
+``/metacat/app/...``   MetaCat-compatible catalog
+=====================  =====================================================
+
+The time-driven work of upstream's separate daemon (worker-timeout and
+idle-timeout sweeps) runs as an asyncio task on the server's event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import sqlite3
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from .auth_endpoints import AuthEndpoints
+from .db import connect, get_secret
+from .dd_endpoints import DDEndpoints
+from .dispatch import Dispatcher
+from .http import Authenticator, Service, text_response
+from .projects import ProjectStore
+from .rses import RSEStore
+from .tokens import TokenSigner
+from .users import UserStore
+
+log = logging.getLogger(__name__)
+_SLASHES = re.compile("/{2,}")
+
+
+@dataclass(frozen=True)
+class SweepSettings:
+    """How often the background sweeps run, in seconds."""
+
+    worker_timeout_interval: float = 2.0
+    idle_interval: float = 10.0
+
+
+class ServerApp:
+    """ASGI entry point that routes by path prefix and runs the sweeps.
+
+    Args:
+        db_path: SQLite file (created when missing).
+        sweeps: Sweep periods.
+    """
+
+    def __init__(self, db_path: str | Path, sweeps: SweepSettings = SweepSettings()) -> None:
+        self.db_path = str(db_path)
+        self.sweeps = sweeps
+        self.conn: sqlite3.Connection = connect(self.db_path)
+        self.signer = TokenSigner(get_secret(self.conn))
+        self.users = UserStore(self.conn)
+        self.auth = Authenticator(self.signer, self.users)
+        self.projects = ProjectStore(self.conn, self.users)
+        self.rses = RSEStore(self.conn)
+        self.dispatcher = Dispatcher(self.projects, self.rses)
+        auth_service = Service(AuthEndpoints(self.auth).table(), self.auth)
+        self.mounts: list[tuple[str, ASGIApp]] = [
+            ("/dd/data/auth", auth_service),
+            ("/dd/data", Service(DDEndpoints(self.projects, self.rses, self.dispatcher).table(), self.auth,
+                                 root_redirect="./index")),
+            ("/auth", auth_service),
+            ("/metacat/app/auth", auth_service),
+            ("/metacat/app", _catalog_app(self.db_path, self.auth)),
+        ]
+        self._sweeper: asyncio.Task | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+            return
+        if scope["type"] != "http":
+            return
+        path = _SLASHES.sub("/", scope["path"])
+        for prefix, app in self.mounts:
+            if path == prefix or path.startswith(prefix + "/"):
+                child = dict(scope, path=path, root_path=scope.get("root_path", "") + prefix)
+                await app(child, receive, send)
+                return
+        await text_response(f"Not found: {path}", 404)(scope, receive, send)
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                self.run_sweeps(force_idle=True)
+                self._sweeper = asyncio.get_running_loop().create_task(self._sweep_forever())
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                if self._sweeper is not None:
+                    self._sweeper.cancel()
+                self.conn.close()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    async def _sweep_forever(self) -> None:
+        last_idle = time.monotonic()
+        while True:
+            await asyncio.sleep(self.sweeps.worker_timeout_interval)
+            due = time.monotonic() - last_idle >= self.sweeps.idle_interval
+            if due:
+                last_idle = time.monotonic()
+            self.run_sweeps(force_idle=due)
+
+    def run_sweeps(self, force_idle: bool = False) -> None:
+        """Run the worker-timeout sweep, and the idle sweep when ``force_idle``."""
+        try:
+            self.dispatcher.sweep_worker_timeouts()
+            if force_idle:
+                self.dispatcher.sweep_idle_projects()
+        except sqlite3.Error:
+            log.exception("background sweep failed; will retry")
+
+
+def _catalog_app(db_path: str, auth: Authenticator) -> ASGIApp:
+    """The MetaCat-compatible catalog, when the catalog package provides one."""
+    try:
+        from ..catalog.app import create_catalog_app
+    except ImportError:
+        return Service({}, auth)
+    return create_catalog_app(db_path, auth.authenticate)

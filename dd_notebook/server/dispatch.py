@@ -1,0 +1,168 @@
+"""Reservation, release and the time-driven sweeps (spec §3.13, §3.14, §4.2–§4.4, §5, §6)."""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+import orjson
+
+from .db import transaction
+from .errors import bad_request, forbidden, not_found
+from .projects import ProjectStore
+from .records import (
+    HANDLE_COLUMNS, REPLICA_SELECT, handle_record, log_handle, log_project, replica_record, touch_project,
+)
+from .rses import RSEStore, proximity
+from .users import User
+
+log = logging.getLogger(__name__)
+
+_NEXT_VIRTUAL = ("SELECT id FROM handles WHERE project_id = ? AND state = 'initial' "
+                 "ORDER BY attempts, id LIMIT 1")
+_NEXT_WITH_REPLICA = (
+    "SELECT h.id FROM handles h WHERE h.project_id = ? AND h.state = 'initial' AND EXISTS ("
+    "SELECT 1 FROM replicas r JOIN rses s ON s.name = r.rse WHERE r.namespace = h.namespace "
+    "AND r.name = h.name AND s.is_enabled = 1 AND s.is_available = 1) ORDER BY h.attempts, h.id LIMIT 1")
+
+
+class Dispatcher:
+    """Hands out and takes back file handles.
+
+    Args:
+        projects: Project store (shares the connection).
+        rses: RSE store (proximity and replicas).
+    """
+
+    def __init__(self, projects: ProjectStore, rses: RSEStore) -> None:
+        self.projects = projects
+        self.rses = rses
+        self.conn = projects.conn
+
+    def next_file(self, user: User, project_id: int, worker_id: str, cpu_site: str | None) -> dict[str, Any]:
+        """Reserve the next handle for ``worker_id`` and build the ``next_file`` reply."""
+        row = self.projects.require(project_id)
+        owner, state, attributes_text, users, roles = row[1], row[2], row[3], row[9], row[10]
+        if not (user.is_admin or user.username == owner or user.username in orjson.loads(users)
+                or user.roles.intersection(orjson.loads(roles))):
+            raise forbidden("Not authorized")
+        if state not in ("active", "abandoned"):
+            raise bad_request(f"Inactive project. State={state}")
+        attributes = orjson.loads(attributes_text)
+        now = time.time()
+        with transaction(self.conn) as c:
+            if state == "abandoned":
+                self.projects.set_active(project_id, now)
+            found = c.execute(_NEXT_VIRTUAL if attributes.get("virtual") else _NEXT_WITH_REPLICA,
+                              (project_id,)).fetchone()
+            if found is not None:
+                c.execute("UPDATE handles SET state = 'reserved', worker_id = ?, attempts = attempts + 1, "
+                          "reserved_since = ? WHERE id = ?", (worker_id, now, found[0]))
+                handle = handle_record(c.execute(f"SELECT {HANDLE_COLUMNS} FROM handles WHERE id = ?",
+                                                 found).fetchone())
+                log_handle(c, project_id, handle["namespace"], handle["name"], now,
+                           {"event": "reserve", "old_state": "initial", "worker": worker_id, "state": "reserved"})
+                touch_project(c, project_id, now)
+        if found is None:
+            if self.projects.has_open_handles(project_id):
+                return {"handle": None, "reason": "retry", "retry": True}
+            return {"handle": None, "reason": "project inactive", "retry": False}
+        handle["replicas"] = {} if attributes.get("virtual") else self._worker_replicas(handle, cpu_site)
+        handle["project_attributes"] = orjson.Fragment(attributes_text)
+        return {"handle": handle, "reason": "reserved", "retry": False}
+
+    def _worker_replicas(self, handle: dict[str, Any], cpu_site: str | None) -> dict[str, Any]:
+        cpu_map = self.rses.cpu_map(cpu_site)
+        rows = self.conn.execute(
+            REPLICA_SELECT + " WHERE r.namespace = ? AND r.name = ? AND r.available = 1 AND s.is_enabled = 1 "
+            "AND s.is_available = 1 ORDER BY r.rse", (handle["namespace"], handle["name"]))
+        return {r[2]: replica_record(r, proximity(cpu_map, r[2]), with_proximity=True) for r in rows}
+
+    def release(self, user: User, handle_id: str, failed: bool, retry: bool, worker_id: str) -> dict[str, Any]:
+        """Mark a reserved handle done, failed or back to initial (spec §3.14, §4.3)."""
+        project_id, namespace, name = parse_handle_id(handle_id)
+        project = self.projects.require(project_id)
+        if not (user.is_admin or user.username == project[1]):
+            raise forbidden("Not authorized")
+        row = self.conn.execute("SELECT id, state, worker_id FROM handles WHERE project_id = ? AND namespace = ? "
+                                "AND name = ?", (project_id, namespace, name)).fetchone()
+        if row is not None and worker_id and worker_id != row[2]:
+            raise forbidden("Not authorized: wrong worker_id")
+        if row is None or row[1] != "reserved":
+            raise not_found("Handle not found or was not reserved")
+        new_state = "done" if not failed else ("initial" if retry else "failed")
+        now = time.time()
+        with transaction(self.conn) as c:
+            c.execute("UPDATE handles SET state = ?, worker_id = NULL WHERE id = ?", (new_state, row[0]))
+            log_handle(c, project_id, namespace, name, now,
+                       {"event": "failed" if failed else "done", "worker": row[2], "state": new_state,
+                        "old_state": "reserved"})
+            touch_project(c, project_id, now)
+            state = project[2]
+            if state == "active" and not self.projects.has_open_handles(project_id):
+                any_failed = c.execute("SELECT EXISTS(SELECT 1 FROM handles WHERE project_id = ? AND state = "
+                                       "'failed')", (project_id,)).fetchone()[0]
+                final = "failed" if any_failed else "done"
+                c.execute("UPDATE projects SET state = ?, ended_timestamp = ? WHERE id = ?",
+                          (final, now, project_id))
+                log_project(c, project_id, now, "state", {"event": "release", "state": final})
+            elif state == "abandoned":
+                self.projects.set_active(project_id, now)
+            released = c.execute(f"SELECT {HANDLE_COLUMNS} FROM handles WHERE id = ?", (row[0],)).fetchone()
+        return handle_record(released)
+
+    # ---- sweeps ------------------------------------------------------------------------------
+
+    def sweep_worker_timeouts(self, now: float | None = None) -> int:
+        """Release handles reserved longer than their project's worker timeout (spec §4.4).
+
+        Returns:
+            Number of handles released.
+        """
+        now = time.time() if now is None else now
+        released = 0
+        with transaction(self.conn) as c:
+            projects = c.execute("SELECT id, worker_timeout, attributes FROM projects WHERE state = 'active' "
+                                 "AND worker_timeout IS NOT NULL").fetchall()
+            for project_id, worker_timeout, attributes_text in projects:
+                expired = c.execute(
+                    "SELECT id, namespace, name, worker_id, attributes FROM handles WHERE project_id = ? "
+                    "AND state = 'reserved' AND reserved_since < ?", (project_id, now - worker_timeout)).fetchall()
+                if not expired:
+                    continue
+                retry_flag = orjson.loads(attributes_text).get("retry_on_timeout", "True")
+                new_state = "initial" if retry_flag == "True" else "failed"
+                for hid, namespace, name, worker, attrs_text in expired:
+                    attrs = orjson.loads(attrs_text)
+                    attrs["timeouts"] = int(attrs.get("timeouts") or 0) + 1
+                    c.execute("UPDATE handles SET state = ?, worker_id = NULL, attributes = ? WHERE id = ?",
+                              (new_state, orjson.dumps(attrs).decode(), hid))
+                    log_handle(c, project_id, namespace, name, now,
+                               {"event": "worker_timeout", "state": new_state, "worker": worker})
+                touch_project(c, project_id, now)
+                released += len(expired)
+        if released:
+            log.info("worker timeout released %d handle(s)", released)
+        return released
+
+    def sweep_idle_projects(self, now: float | None = None) -> int:
+        """Abandon active projects without activity for their idle timeout (spec §6.2)."""
+        now = time.time() if now is None else now
+        with transaction(self.conn) as c:
+            count = c.execute(
+                "UPDATE projects SET state = 'abandoned' WHERE state = 'active' AND idle_timeout IS NOT NULL "
+                "AND created_timestamp + idle_timeout < ? AND last_activity + idle_timeout < ?",
+                (now, now)).rowcount
+        if count:
+            log.info("idle timeout abandoned %d project(s)", count)
+        return count
+
+
+def parse_handle_id(handle_id: str) -> tuple[int, str, str]:
+    """Split ``<project_id>:<namespace>:<name>``; 400 when malformed."""
+    pid_text, _, did = handle_id.partition(":")
+    namespace, sep, name = did.partition(":")
+    if not pid_text.strip().isdigit() or not sep or not namespace or not name:
+        raise bad_request(f"Invalid handle_id {handle_id!r}: expected <project_id>:<namespace>:<name>")
+    return int(pid_text), namespace, name
