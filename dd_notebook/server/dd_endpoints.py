@@ -261,6 +261,9 @@ class DDEndpoints:
         _admin(call)
         namespace, name, rse = self._replica_target(call)
         body = call.json_object() if call.body.strip() else {}
+        unknown = sorted(set(body) - {"path", "url", "urls", "preference"})
+        if unknown:
+            raise bad_request(f"Unknown key(s) in replica: {', '.join(unknown)}")
         urls = body.get("urls")
         if urls is not None and not (isinstance(urls, list) and all(isinstance(u, str) for u in urls)):
             raise bad_request("urls must be a list of strings")

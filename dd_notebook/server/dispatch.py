@@ -12,7 +12,7 @@ from .db import transaction
 from .errors import bad_request, forbidden, not_found
 from .projects import ProjectStore
 from .records import (
-    HANDLE_COLUMNS, REPLICA_SELECT, handle_record, log_handle, log_project, replica_record, touch_project,
+    HANDLE_COLUMNS, REPLICA_SELECT, handle_record, log_handle, log_project, replica_record,
 )
 from .rses import RSEStore, proximity
 from .users import User
@@ -57,13 +57,12 @@ class Dispatcher:
             found = c.execute(_NEXT_VIRTUAL if attributes.get("virtual") else _NEXT_WITH_REPLICA,
                               (project_id,)).fetchone()
             if found is not None:
-                c.execute("UPDATE handles SET state = 'reserved', worker_id = ?, attempts = attempts + 1, "
-                          "reserved_since = ? WHERE id = ?", (worker_id, now, found[0]))
-                handle = handle_record(c.execute(f"SELECT {HANDLE_COLUMNS} FROM handles WHERE id = ?",
-                                                 found).fetchone())
+                handle = handle_record(c.execute(
+                    "UPDATE handles SET state = 'reserved', worker_id = ?, attempts = attempts + 1, "
+                    f"reserved_since = ? WHERE id = ? RETURNING {HANDLE_COLUMNS}",
+                    (worker_id, now, found[0])).fetchone())
                 log_handle(c, project_id, handle["namespace"], handle["name"], now,
                            {"event": "reserve", "old_state": "initial", "worker": worker_id, "state": "reserved"})
-                touch_project(c, project_id, now)
         if found is None:
             if self.projects.has_open_handles(project_id):
                 return {"handle": None, "reason": "retry", "retry": True}
@@ -94,11 +93,11 @@ class Dispatcher:
         new_state = "done" if not failed else ("initial" if retry else "failed")
         now = time.time()
         with transaction(self.conn) as c:
-            c.execute("UPDATE handles SET state = ?, worker_id = NULL WHERE id = ?", (new_state, row[0]))
+            released = c.execute(f"UPDATE handles SET state = ?, worker_id = NULL WHERE id = ? RETURNING "
+                                 f"{HANDLE_COLUMNS}", (new_state, row[0])).fetchone()
             log_handle(c, project_id, namespace, name, now,
                        {"event": "failed" if failed else "done", "worker": row[2], "state": new_state,
                         "old_state": "reserved"})
-            touch_project(c, project_id, now)
             state = project[2]
             if state == "active" and not self.projects.has_open_handles(project_id):
                 any_failed = c.execute("SELECT EXISTS(SELECT 1 FROM handles WHERE project_id = ? AND state = "
@@ -109,7 +108,6 @@ class Dispatcher:
                 log_project(c, project_id, now, "state", {"event": "release", "state": final})
             elif state == "abandoned":
                 self.projects.set_active(project_id, now)
-            released = c.execute(f"SELECT {HANDLE_COLUMNS} FROM handles WHERE id = ?", (row[0],)).fetchone()
         return handle_record(released)
 
     # ---- sweeps ------------------------------------------------------------------------------
@@ -140,20 +138,24 @@ class Dispatcher:
                               (new_state, orjson.dumps(attrs).decode(), hid))
                     log_handle(c, project_id, namespace, name, now,
                                {"event": "worker_timeout", "state": new_state, "worker": worker})
-                touch_project(c, project_id, now)
                 released += len(expired)
         if released:
             log.info("worker timeout released %d handle(s)", released)
         return released
 
     def sweep_idle_projects(self, now: float | None = None) -> int:
-        """Abandon active projects without activity for their idle timeout (spec §6.2)."""
+        """Abandon active projects without activity for their idle timeout (spec §6.2).
+
+        Activity is the newest handle-log record or project-log event (``last_activity``,
+        which starts at creation); polls that reserve nothing are not activity.
+        """
         now = time.time() if now is None else now
         with transaction(self.conn) as c:
             count = c.execute(
                 "UPDATE projects SET state = 'abandoned' WHERE state = 'active' AND idle_timeout IS NOT NULL "
-                "AND created_timestamp + idle_timeout < ? AND last_activity + idle_timeout < ?",
-                (now, now)).rowcount
+                "AND created_timestamp + idle_timeout < ?1 AND last_activity + idle_timeout < ?1 "
+                "AND COALESCE((SELECT t FROM handle_log WHERE project_id = projects.id ORDER BY id DESC LIMIT 1), 0) "
+                "+ idle_timeout < ?1", (now,)).rowcount
         if count:
             log.info("idle timeout abandoned %d project(s)", count)
         return count

@@ -64,9 +64,8 @@ class ProjectStore:
     def has_open_handles(self, project_id: int) -> bool:
         """True when some handle of the project is ``initial`` or ``reserved``."""
         return self.conn.execute(
-            "SELECT EXISTS(SELECT 1 FROM handles WHERE project_id = ? AND state = 'initial') "
-            "OR EXISTS(SELECT 1 FROM handles WHERE project_id = ? AND state = 'reserved')",
-            (project_id, project_id)).fetchone()[0] == 1
+            "SELECT 1 FROM handles WHERE project_id = ? AND state IN ('initial', 'reserved') LIMIT 1",
+            (project_id,)).fetchone() is not None
 
     def handles(self, project_id: int, with_replicas: bool, states: tuple[str, ...] | None = None
                 ) -> list[dict[str, Any]]:

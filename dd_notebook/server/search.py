@@ -197,7 +197,11 @@ class _Scalar:
     @property
     def label(self) -> str:
         """The scalar as written in the query, for messages."""
-        return f"len({self.name})" if self.mode == "len" else self.name
+        if self.mode == "len":
+            return f"len({self.name})"
+        if self.mode in ("column", "plain"):
+            return self.name
+        return f"{self.name}[{self.mode if self.arg is None else repr(self.arg)}]"
 
     def compare(self) -> Callable[[Any, str, Any], Truth]:
         """The comparison of a value with a converted constant."""
@@ -323,8 +327,9 @@ class _Compiler(Transformer):
     def presence(self, operand: _Scalar | Token) -> Predicate:
         if isinstance(operand, _Scalar) or operand.type != "WORD":
             where = position(operand.token if isinstance(operand, _Scalar) else operand)
-            raise SearchSyntaxError(f"Syntax error at {where}: expected a metadata name before 'present', "
-                                    "or a comparison")
+            found = operand.label if isinstance(operand, _Scalar) else operand.value
+            raise SearchSyntaxError(f"Syntax error at {where}: expected a comparison, or a metadata name "
+                                    f"for a presence test, found {found}")
         name = _metadata_name(operand, dotted=True)
         return lambda record: name in _attributes(record)
 

@@ -123,7 +123,10 @@ def parse(query: str) -> Tree:
     except UnexpectedInput as exc:
         message = f"Syntax error at line {exc.line}, column {exc.column}: "
         if isinstance(exc, UnexpectedToken):
-            found = "end of query" if exc.token.type == "$END" else repr(str(exc.token))
+            found = repr(str(exc.token))
+            if exc.token.type == "$END":
+                line, column = query.count("\n") + 1, len(query) - query.rfind("\n")
+                message, found = f"Syntax error at line {line}, column {column}: ", "end of query"
             message += f"unexpected {found}; expected " + ", ".join(sorted({_describe(n) for n in exc.expected}))
         elif isinstance(exc, UnexpectedCharacters) and exc.char in "\"'":
             message += f"unexpected {exc.char!r}; a quoted string must be closed and may not contain quote characters"

@@ -14,6 +14,7 @@ from typing import Any
 import jwt
 
 DEFAULT_LIFETIME = 7 * 24 * 3600.0
+_CACHE_SIZE = 4096
 
 
 class TokenError(Exception):
@@ -32,6 +33,7 @@ class TokenSigner:
         self._key = hashlib.sha256(secret.encode()).digest()
         self.nonce_key = hashlib.sha256(b"digest-nonce:" + secret.encode()).digest()
         self._issuer = issuer
+        self._verified: dict[str, dict[str, Any]] = {}
 
     def issue(self, username: str, expiration: float | None = None) -> str:
         """Return a new token for ``username``.
@@ -55,11 +57,29 @@ class TokenSigner:
     def verify(self, token: str) -> dict[str, Any]:
         """Return the claims of a valid token.
 
+        The signature check of a token is remembered (it cannot change), but the
+        time claims are checked again on every call.
+
         Raises:
             TokenError: with ``Token expired``, ``Token immature``,
                 ``Invalid token algorithm``, ``Token verification failed`` or the
                 decoder's message (e.g. ``Not enough segments``).
         """
+        claims = self._verified.get(token)
+        if claims is not None:
+            now = time.time()
+            if now >= claims["exp"]:
+                raise TokenError("Token expired")
+            if now < claims.get("nbf", now):
+                raise TokenError("Token immature")
+            return claims
+        claims = self._decode(token)
+        if len(self._verified) >= _CACHE_SIZE:
+            self._verified.clear()
+        self._verified[token] = claims
+        return claims
+
+    def _decode(self, token: str) -> dict[str, Any]:
         try:
             header = jwt.get_unverified_header(token)
         except jwt.DecodeError as exc:

@@ -40,6 +40,8 @@ class UserStore:
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         self._conn = conn
+        self._cache: dict[str, User | None] = {}
+        self._data_version = -1
 
     def add(self, username: str, password: str | None = None, *, admin: bool = False,
             roles: tuple[str, ...] = (), name: str | None = None, email: str | None = None) -> User:
@@ -58,12 +60,26 @@ class UserStore:
             for role in roles:
                 c.execute("INSERT OR IGNORE INTO roles(name) VALUES (?)", (role,))
                 c.execute("INSERT OR IGNORE INTO users_roles(username, role_name) VALUES (?, ?)", (username, role))
+        self._cache.clear()
         user = self.get(username)
         assert user is not None
         return user
 
     def get(self, username: str) -> User | None:
-        """Return the user or None when unknown."""
+        """Return the user or None when unknown.
+
+        Users are cached until another connection (e.g. ``dd-notebook user add``)
+        commits to the database, which SQLite reports through ``data_version``.
+        """
+        version = self._conn.execute("PRAGMA data_version").fetchone()[0]
+        if version != self._data_version:
+            self._cache.clear()
+            self._data_version = version
+        if username not in self._cache:
+            self._cache[username] = self._load(username)
+        return self._cache[username]
+
+    def _load(self, username: str) -> User | None:
         row = self._conn.execute("SELECT flags FROM users WHERE username = ?", (username,)).fetchone()
         if row is None:
             return None
