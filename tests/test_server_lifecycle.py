@@ -202,3 +202,21 @@ def test_restart_without_reactivation_logs_event(dd, states):
     pid = dd.create(["ev:1"], project_attributes={"virtual": True})["project_id"]
     project = dd.ok(dd.post("restart_handles", {"project_id": pid, **states}, "alice"))
     assert project["state"] == "active" and project["file_handles"][0]["state"] == "initial"
+
+
+def test_gui_json_endpoints(dd, server):
+    pid = dd.create(["gui:a", "gui:b", "gui:c"])["project_id"]
+    dd.replica("gui:a", "FNAL_DCACHE", url="root://fnal/gui/a")
+    dd.replica("gui:b", "FNAL_TAPE", url="root://tape/gui/b")
+    dd.replica("gui:b", "FNAL_TAPE", available=False)
+    dd.ok(dd.get("next_file", "alice", params={"project_id": pid, "worker_id": "g"}))
+    logs = dd.ok(dd.session.get(f"{server.gui_url}/P/handle_logs", params={"project_id": pid}))
+    assert [r["data"]["event"] for r in logs] == ["create", "create", "create", "reserve"]
+    assert [r["t"] for r in logs] == sorted(r["t"] for r in logs)
+    dd.ok(dd.get("release", "alice", params={"handle_id": f"{pid}:gui:a", "worker_id": "g"}))
+    counts = dd.ok(dd.session.get(f"{server.gui_url}/P/handle_state_counts", params={"project_id": pid}))
+    assert counts == {"initial": 0, "reserved": 0, "done": 1, "failed": 0, "available": 0, "found": 1,
+                      "not found": 1}
+    bad = dd.session.get(f"{server.gui_url}/P/handle_logs", params={"project_id": "<x>"})
+    assert bad.status_code == 400
+    assert dd.session.get(f"{server.gui_url}/P/handle_logs", params={"project_id": 99999}).status_code == 404

@@ -6,6 +6,7 @@
 ``/auth/...``          auth endpoints (``DATA_DISPATCHER_AUTH_URL``)
 ``/metacat/app/auth``  auth endpoints (MetaCat's default auth URL)
 ``/metacat/app/...``   MetaCat-compatible catalog
+``/dd/gui/P/...``      JSON endpoints of upstream's GUI server (handle logs)
 =====================  =====================================================
 
 The time-driven work of upstream's separate daemon (worker-timeout and
@@ -28,6 +29,7 @@ from .auth_endpoints import AuthEndpoints
 from .db import connect, get_secret
 from .dd_endpoints import DDEndpoints
 from .dispatch import Dispatcher
+from .gui_endpoints import GUIEndpoints
 from .http import Authenticator, Service, text_response
 from .projects import ProjectStore
 from .rses import RSEStore
@@ -69,6 +71,7 @@ class ServerApp:
             ("/dd/data/auth", auth_service),
             ("/dd/data", Service(DDEndpoints(self.projects, self.rses, self.dispatcher).table(), self.auth,
                                  root_redirect="./index")),
+            ("/dd/gui/P", Service(GUIEndpoints(self.projects).table(), self.auth)),
             ("/auth", auth_service),
             ("/metacat/app/auth", auth_service),
             ("/metacat/app", _catalog_app(self.db_path, self.auth)),

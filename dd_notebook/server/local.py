@@ -72,6 +72,11 @@ class LocalServer:
         return self.base_url + "/auth"
 
     @property
+    def gui_url(self) -> str:
+        """Base URL of the GUI JSON endpoints (``<gui_url>/P/handle_logs``)."""
+        return self.base_url + "/dd/gui"
+
+    @property
     def metacat_url(self) -> str:
         """Catalog URL (``METACAT_SERVER_URL``)."""
         return self.base_url + "/metacat/app"
