@@ -1,0 +1,198 @@
+"""Login flows and ``auth_info`` (metacat-and-auth §1).
+
+Every successful login stores the new token in the token library under the
+*data-server* URL, exactly like upstream, so a login made with ``ddisp login``
+is used by this client and the other way round. Unlike upstream, TLS
+certificates are verified (use ``client.session.verify`` to point at a CA
+bundle) and logins go through the client's keep-alive session.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from urllib.parse import quote
+
+import requests
+from requests.auth import HTTPDigestAuth
+
+from .base import ClientBase
+from .errors import AuthenticationError, AuthExpiredError
+from .tokens import Token
+
+__all__ = ["AuthMixin", "find_bearer_token"]
+
+log = logging.getLogger(__name__)
+
+
+def find_bearer_token() -> str | None:
+    """Find a WLCG bearer token the way the upstream CLIs do.
+
+    Order: env ``BEARER_TOKEN``, the file named by ``BEARER_TOKEN_FILE``, then
+    ``${XDG_RUNTIME_DIR:-/tmp}/bt_u${ID:-<uid>}``.
+
+    Returns:
+        The token text, or ``None`` when none is found.
+    """
+    value = os.environ.get("BEARER_TOKEN", "").strip()
+    if value:
+        return value
+    candidates = []
+    if os.environ.get("BEARER_TOKEN_FILE"):
+        candidates.append(os.environ["BEARER_TOKEN_FILE"])
+    runtime_dir = os.environ.get("XDG_RUNTIME_DIR") or "/tmp"
+    candidates.append(os.path.join(runtime_dir, f"bt_u{os.environ.get('ID') or os.geteuid()}"))
+    for path in candidates:
+        try:
+            with open(path, encoding="utf-8") as f:
+                value = f.read().strip()
+        except OSError:
+            continue
+        if value:
+            return value
+    return None
+
+
+class AuthMixin(ClientBase):
+    """Login methods (``login_*``) and ``auth_info`` of the seed API."""
+
+    def _auth_url(self, **params: str) -> str:
+        query = "&".join(f"{k}={quote(v, safe='')}" for k, v in params.items())
+        return f"{self.AuthURL}/auth?{query}"
+
+    def _accept_login(self, response: requests.Response) -> tuple[str, float]:
+        if response.status_code != 200:
+            raise AuthenticationError(response.url, response.status_code, response.text.strip(), response.text)
+        encoded = response.headers.get("X-Authentication-Token")
+        if not encoded:
+            raise AuthenticationError(response.url, response.status_code, "the server returned no token")
+        token = Token.decode(encoded)
+        self._http.token = token
+        try:
+            self.TokenLib.store(self.ServerURL, token)
+        except OSError as exc:
+            log.warning("logged in, but the token could not be saved in the token library: %s", exc)
+        return token.subject, token.expiration
+
+    def login_digest(self, username: str, password: str, save_token: bool = False) -> tuple[str, float]:
+        """Performs password-based authentication and stores the authentication token locally.
+
+        The password is not sent over the network: RFC 2617 digest
+        authentication is used. As upstream, the token is always saved in the
+        token library; ``save_token`` is accepted for compatibility.
+
+        Args:
+            username: User name.
+            password: Password.
+            save_token: Ignored (the token is always saved).
+
+        Returns:
+            ``(username, token expiration timestamp)``.
+
+        Raises:
+            AuthenticationError: the server refused the login.
+        """
+        response = self._http.retry_request(
+            "get", self._auth_url(method="digest"), auth=HTTPDigestAuth(username, password)
+        )
+        return self._accept_login(response)
+
+    def login_ldap(self, username: str, password: str) -> tuple[str, float]:
+        """Performs password-based authentication using LDAP and stores the token locally.
+
+        The body ``username:password`` is sent in clear text (use HTTPS).
+
+        Returns:
+            ``(username, token expiration timestamp)``.
+
+        Raises:
+            AuthenticationError: the server refused the login (e.g. LDAP not configured).
+        """
+        body = f"{username}:{password}".encode()
+        response = self._http.retry_request("post", self._auth_url(method="ldap"), data=body)
+        return self._accept_login(response)
+
+    def login_password(self, username: str, password: str) -> tuple[str, float]:
+        """Combines LDAP and RFC 2617 digest authentication: LDAP first, digest if LDAP fails.
+
+        Returns:
+            ``(username, token expiration timestamp)``.
+
+        Raises:
+            AuthenticationError: both methods failed (the digest error is raised).
+        """
+        try:
+            return self.login_ldap(username, password)
+        except AuthenticationError as exc:
+            log.debug("LDAP login failed (%s); trying digest", exc)
+            return self.login_digest(username, password)
+
+    def login_token(self, username: str, encoded_token: "str | bytes | None") -> tuple[str, float]:
+        """Authenticate using a JWT or a SciToken.
+
+        When ``encoded_token`` is empty or ``None`` the token is taken from env
+        ``BEARER_TOKEN``, the file named by ``BEARER_TOKEN_FILE`` or
+        ``$XDG_RUNTIME_DIR/bt_u<uid>``.
+
+        Args:
+            username: User name.
+            encoded_token: The bearer token (str or bytes), or ``None``.
+
+        Returns:
+            ``(username, authentication expiration timestamp)``.
+
+        Raises:
+            AuthenticationError: no token was found or the server refused it.
+        """
+        if isinstance(encoded_token, bytes):
+            encoded_token = encoded_token.decode("utf-8")
+        bearer = (encoded_token or "").strip() or find_bearer_token()
+        if not bearer:
+            raise AuthenticationError(
+                None, None, "no token given and none found in BEARER_TOKEN, BEARER_TOKEN_FILE or XDG_RUNTIME_DIR"
+            )
+        response = self._http.retry_request(
+            "post", self._auth_url(method="token", username=username), headers={"Authorization": "bearer " + bearer}
+        )
+        return self._accept_login(response)
+
+    def login_x509(self, username: str, cert: str, key: str | None = None) -> tuple[str, float]:
+        """Performs X.509 authentication and stores the authentication token locally.
+
+        Args:
+            username: User name.
+            cert: Path to the certificate file (or certificate and private key, e.g. a proxy).
+            key: Path to the private key file; default: ``cert``.
+
+        Returns:
+            ``(username, token expiration timestamp)``.
+
+        Raises:
+            AuthenticationError: the server refused the certificate.
+        """
+        response = self._http.retry_request(
+            "get", self._auth_url(method="x509", username=username), cert=(cert, key or cert)
+        )
+        return self._accept_login(response)
+
+    def auth_info(self) -> tuple[str, float]:
+        """Returns information about the current authentication token, checked by the auth server.
+
+        Returns:
+            ``(username, token expiration timestamp)`` read from the local token.
+
+        Raises:
+            AuthenticationError: no token, or the server rejects it.
+            AuthExpiredError: the token has expired.
+        """
+        token = self._http.token or self.TokenLib.get(self.ServerURL)
+        url = f"{self.AuthURL}/verify"
+        if token is None:
+            raise AuthenticationError(url, None, "No token found")
+        response = self._http.retry_request("get", url, headers={"X-Authentication-Token": token.encoded})
+        if response.status_code == 200:
+            return token.subject, token.expiration
+        text = response.text.strip()
+        if token.expired() or "token expired" in text.lower():
+            raise AuthExpiredError(url, response.status_code, token.expiration, response.text)
+        raise AuthenticationError(url, response.status_code, text, response.text)

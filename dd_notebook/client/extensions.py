@@ -1,0 +1,173 @@
+"""Notebook-facing extensions of the client (not part of the upstream API).
+
+These methods exist only in dd-notebook. They use endpoints that upstream
+servers declare but answer with 500 (``project_handles_log``,
+``project_files``), and fall back to what upstream servers do offer where
+possible. :meth:`NotebookExtensionsMixin.create_project_from_query` is the
+library form of ``ddisp project create [-c fields] <MQL query>``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from typing import Any
+
+from .projects import ProjectsMixin
+from .errors import EndpointUnavailableError, NotFoundError, ServerError
+
+__all__ = ["FILE_PROPERTIES", "NotebookExtensionsMixin", "copy_file_fields"]
+
+#: MetaCat file-record keys that ``ddisp project create -c`` copies from the top
+#: level of the record; every other name (and any dotted name) comes from ``metadata``.
+FILE_PROPERTIES = frozenset(
+    ["fid", "namespace", "name", "checksums", "size", "creator", "created_timestamp", "parents", "children", "datasets"]
+)
+
+
+def copy_file_fields(record: dict[str, Any], fields: Iterable[str]) -> dict[str, Any]:
+    """Return the attributes that ``ddisp project create -c <fields>`` copies from a MetaCat file record.
+
+    A name without a dot that is one of :data:`FILE_PROPERTIES` is read from the
+    top level of the record; anything else from ``record["metadata"]``. Missing
+    values become None (metacat-and-auth §4.2).
+    """
+    metadata = record.get("metadata") or {}
+    return {
+        field: record.get(field) if "." not in field and field in FILE_PROPERTIES else metadata.get(field)
+        for field in fields
+    }
+
+
+def _field_list(copy_metadata: str | Iterable[str]) -> list[str]:
+    if isinstance(copy_metadata, str):
+        return [f.strip() for f in copy_metadata.split(",") if f.strip()]
+    return [str(f) for f in copy_metadata]
+
+
+class NotebookExtensionsMixin(ProjectsMixin):
+    """dd-notebook extensions: handle logs, filtered file lists, projects from MQL queries."""
+
+    def get_handles_log(self, project_id: int, gui_url: str | None = None) -> list[dict[str, Any]]:
+        """Return the handle log of a project (extension; not in the upstream API).
+
+        Uses ``GET project_handles_log`` (implemented by the embedded server).
+        Upstream data servers answer 500 there; then, if ``gui_url`` is given,
+        the DD GUI server's ``P/handle_logs`` is used instead.
+
+        Args:
+            project_id: Project id.
+            gui_url: Base URL of a DD GUI server (the part before ``/P/...``).
+
+        Returns:
+            Handle log records ``{"type", "t", "data", "project_id", "namespace", "name"}``.
+
+        Raises:
+            NotFoundError: the project does not exist.
+            EndpointUnavailableError: the server has no handle log endpoint and no ``gui_url`` was given.
+        """
+        if "project_handles_log" not in self._missing_endpoints:
+            try:
+                return self._http.get("project_handles_log", [("project_id", project_id)])
+            except (ServerError, NotFoundError) as exc:
+                self._note_missing("project_handles_log", exc)
+                if "project_handles_log" not in self._missing_endpoints:
+                    raise
+        if gui_url:
+            url = f"{gui_url.rstrip('/')}/P/handle_logs?project_id={int(project_id)}"
+            return self._http.get_absolute(url)
+        raise EndpointUnavailableError(
+            self._http.url("project_handles_log", [("project_id", project_id)]),
+            None,
+            "this Data Dispatcher server does not provide handle logs: pass gui_url=<DD GUI URL> "
+            "or record the events with a recorder",
+        )
+
+    def project_files(
+        self, project_id: int, state: str | None = None, ready_only: bool = False
+    ) -> list[dict[str, Any]]:
+        """Return the handles of a project, optionally filtered (extension; not in the upstream API).
+
+        Uses ``GET project_files``. Upstream servers answer 500 there; the handles
+        are then filtered from the project listing on the client side.
+
+        Args:
+            project_id: Project id.
+            state: Only handles in this state (``initial``, ``reserved``, ``done``, ``failed``).
+            ready_only: Only ``initial`` handles with an available replica in an available RSE.
+
+        Returns:
+            A list of handle dicts.
+
+        Raises:
+            NotFoundError: the project does not exist.
+        """
+        if "project_files" not in self._missing_endpoints:
+            params: list[tuple[str, Any]] = [("project_id", project_id), ("state", state)]
+            if ready_only:
+                params.append(("ready_only", "yes"))
+            try:
+                return self._http.get("project_files", params)
+            except (ServerError, NotFoundError) as exc:
+                self._note_missing("project_files", exc)
+                if "project_files" not in self._missing_endpoints:
+                    raise
+        project = self.get_project(project_id, with_files=True, with_replicas=ready_only)
+        if project is None:
+            raise NotFoundError(self._http.url("project"), 404, f"Project {project_id} not found")
+        handles = project.get("file_handles") or []
+        if state:
+            handles = [h for h in handles if h["state"] == state]
+        if ready_only:
+            handles = [h for h in handles if h["state"] == "initial" and _has_available_replica(h)]
+        return handles
+
+    def create_project_from_query(
+        self,
+        query: str,
+        metacat: Any = None,
+        copy_metadata: str | Iterable[str] = (),
+        **create_project_options: Any,
+    ) -> dict[str, Any]:
+        """Create a project from the files an MQL query selects (extension; like ``ddisp project create``).
+
+        Args:
+            query: MQL file query, e.g. ``"files from dune:all limit 10"``.
+            metacat: A MetaCat client with ``query(query, with_metadata=...)``
+                (upstream ``metacat.webapi.MetaCatClient`` or dd-notebook's own);
+                default: ``dd_notebook.metacat.MetaCatClient()`` configured from
+                env ``METACAT_SERVER_URL``.
+            copy_metadata: File fields to copy into each file's attributes, as
+                a list or a comma-separated string (``ddisp ... -c size,checksums``
+                semantics, see :func:`copy_file_fields`).
+            **create_project_options: Passed to :meth:`create_project`
+                (``common_attributes``, ``project_attributes``, timeouts, ...).
+
+        Returns:
+            The new project.
+
+        Raises:
+            ValueError: the query selected no files, or no MetaCat URL is known.
+        """
+        fields = _field_list(copy_metadata)
+        if metacat is None:
+            metacat = _default_metacat()
+        records = list(metacat.query(query, with_metadata=bool(fields)))
+        if not records:
+            raise ValueError(f"Empty file list: the query selected no files: {query}")
+        files = [
+            {"namespace": r["namespace"], "name": r["name"], "attributes": copy_file_fields(r, fields)} for r in records
+        ]
+        return self.create_project(files, query=query, **create_project_options)
+
+
+def _has_available_replica(handle: dict[str, Any]) -> bool:
+    return any(r.get("available") and r.get("rse_available") for r in (handle.get("replicas") or {}).values())
+
+
+def _default_metacat() -> Any:
+    if not os.environ.get("METACAT_SERVER_URL"):
+        raise ValueError("MetaCat server URL unspecified: pass metacat=<client> or set METACAT_SERVER_URL")
+    from dd_notebook.metacat import MetaCatClient  # imported lazily: optional sibling module
+
+    return MetaCatClient()
