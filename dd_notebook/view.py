@@ -9,6 +9,8 @@
 ``client`` is duck-typed: anything with ``get_project(project_id,
 with_files=True, with_replicas=False)`` returning the project dict and
 ``get_handles_log(project_id, gui_url=None)`` returning handle log records.
+When the client also has ``get_project_columns`` (dd-notebook's client), the
+project is fetched in the embedded server's column-oriented form when offered.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from matplotlib.axes import Axes
 
 from . import plots
 from .analysis import ProjectSummary, failure_rates, project_summary
-from .frames import HANDLE_STATES, events_frame, handles_frame, replicas_frame
+from .frames import HANDLE_STATES, events_frame, handles_frame, is_columnar, replicas_frame
 
 log = logging.getLogger(__name__)
 
@@ -99,20 +101,30 @@ class ProjectView:
     # -- data -------------------------------------------------------------------------------
 
     def _fetch_project(self, with_replicas: bool) -> Mapping[str, Any]:
-        project = self.client.get_project(self.project_id, with_files=True, with_replicas=with_replicas)
+        fetch_columns = getattr(self.client, "get_project_columns", None)
+        if fetch_columns is not None:
+            project = fetch_columns(self.project_id, with_files=True, with_replicas=with_replicas)
+        else:
+            project = self.client.get_project(self.project_id, with_files=True, with_replicas=with_replicas)
         if project is None:
             raise LookupError(f"project {self.project_id} not found")
         return project
 
     @cached_property
-    def project(self) -> Mapping[str, Any]:
-        """The project dict with its file handles (no replicas)."""
+    def listing(self) -> Mapping[str, Any]:
+        """The project as fetched: standard JSON, or the embedded server's columnar form."""
         return self._fetch_project(with_replicas=False)
+
+    @cached_property
+    def project(self) -> Mapping[str, Any]:
+        """The project's fields (handles are in :attr:`handles`)."""
+        listing = self.listing
+        return listing["project"] if is_columnar(listing) else listing
 
     @cached_property
     def handles(self) -> pd.DataFrame:
         """:func:`~dd_notebook.frames.handles_frame` of the project."""
-        return handles_frame(self.project)
+        return handles_frame(self.listing)
 
     @cached_property
     def replicas(self) -> pd.DataFrame:
@@ -126,7 +138,7 @@ class ProjectView:
 
     def refresh(self) -> ProjectView:
         """Forget every cached fetch; the next access reloads. Returns ``self``."""
-        for name in ("project", "handles", "replicas", "events"):
+        for name in ("listing", "project", "handles", "replicas", "events"):
             self.__dict__.pop(name, None)
         return self
 

@@ -13,10 +13,16 @@ import os
 from collections.abc import Iterable
 from typing import Any
 
-from .projects import ProjectsMixin
-from .errors import EndpointUnavailableError, NotFoundError, ServerError
+import orjson
 
-__all__ = ["FILE_PROPERTIES", "NotebookExtensionsMixin", "copy_file_fields"]
+from .errors import EndpointUnavailableError, NotFoundError, ServerError
+from .http import decode_response
+from .projects import ProjectsMixin
+
+__all__ = ["COLUMNS_TYPE", "FILE_PROPERTIES", "NotebookExtensionsMixin", "copy_file_fields"]
+
+#: Media type of the embedded server's column-oriented project listing.
+COLUMNS_TYPE = "application/vnd.dd-notebook.columns+json"
 
 #: MetaCat file-record keys that ``ddisp project create -c`` copies from the top
 #: level of the record; every other name (and any dotted name) comes from ``metadata``.
@@ -82,6 +88,33 @@ class NotebookExtensionsMixin(ProjectsMixin):
             "this Data Dispatcher server does not provide handle logs: pass gui_url=<DD GUI URL> "
             "or record the events with a recorder",
         )
+
+    def get_project_columns(
+        self, project_id: int, with_files: bool = True, with_replicas: bool = False
+    ) -> dict[str, Any] | None:
+        """Return a project for conversion to DataFrames, in the cheapest form the server offers (extension).
+
+        The embedded server answers with its column-oriented listing
+        (``{"project": ..., "handles": {column: [...]}, "replicas": {...}}``);
+        other servers answer with the standard project JSON. Both forms are
+        accepted by :func:`dd_notebook.frames.handles_frame` and
+        :func:`dd_notebook.frames.replicas_frame`.
+
+        Args:
+            project_id: Project id.
+            with_files: Include the handles.
+            with_replicas: Include the replicas.
+
+        Returns:
+            The project in one of the two forms, or None when it does not exist.
+        """
+        params = [("project_id", project_id), ("with_files", "yes" if with_files else "no"),
+                  ("with_replicas", "yes" if with_replicas else "no")]
+        token = self._http.token
+        response = self._http.get_raw("project", params, accept=COLUMNS_TYPE)
+        if response.status_code == 200 and response.headers.get("Content-Type", "").startswith(COLUMNS_TYPE):
+            return orjson.loads(response.content)
+        return decode_response(response, none_if_not_found=True, token=token)
 
     def project_files(
         self, project_id: int, state: str | None = None, ready_only: bool = False

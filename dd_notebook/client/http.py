@@ -217,9 +217,12 @@ class HTTPTransport:
                 urllib3.exceptions.HTTPError) as exc:
             raise NetworkError(f"{method.upper()} {url}: {exc}") from exc
 
-    def _call(self, method: str, url: str, body: bytes | None = None, with_token: bool = True) -> requests.Response:
+    def _call(self, method: str, url: str, body: bytes | None = None, with_token: bool = True,
+              extra_headers: dict[str, str] | None = None) -> requests.Response:
         """Send one of the client's own requests (with the token header unless told not to), with retries."""
         headers = self.auth_headers() if with_token else {}
+        if extra_headers:
+            headers = {**headers, **extra_headers}
         timeouts = (self.connect_timeout, self.timeout)
 
         def send() -> requests.Response:
@@ -235,6 +238,10 @@ class HTTPTransport:
         token = self.token
         response = self._call("GET", self.url(endpoint, params))
         return decode_response(response, none_if_not_found, token)
+
+    def get_raw(self, endpoint: str, params: Params | None = None, accept: str | None = None) -> requests.Response:
+        """GET ``endpoint`` (with retries) and return the response undecoded, asking for ``accept``."""
+        return self._call("GET", self.url(endpoint, params), extra_headers={"Accept": accept} if accept else None)
 
     def post(self, endpoint: str, data: Any, params: Params | None = None, none_if_not_found: bool = True) -> Any:
         """POST ``data`` as JSON to ``endpoint``; a 404 gives ``None`` (upstream behaviour, Q-POST404)."""
