@@ -9,8 +9,10 @@ library form of ``ddisp project create [-c fields] <MQL query>``.
 
 from __future__ import annotations
 
+import gc
+import json
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import orjson
@@ -19,10 +21,10 @@ from .errors import EndpointUnavailableError, NotFoundError, ServerError
 from .http import decode_response
 from .projects import ProjectsMixin
 
-__all__ = ["COLUMNS_TYPE", "FILE_PROPERTIES", "NotebookExtensionsMixin", "copy_file_fields"]
+__all__ = ["COLUMNS_TYPE", "FILE_PROPERTIES", "NotebookExtensionsMixin", "copy_file_fields", "parse_columns"]
 
 #: Media type of the embedded server's column-oriented project listing.
-COLUMNS_TYPE = "application/vnd.dd-notebook.columns+json"
+COLUMNS_TYPE = "application/vnd.dd-notebook.columns+jsonl"
 
 #: MetaCat file-record keys that ``ddisp project create -c`` copies from the top
 #: level of the record; every other name (and any dotted name) comes from ``metadata``.
@@ -113,7 +115,9 @@ class NotebookExtensionsMixin(ProjectsMixin):
         token = self._http.token
         response = self._http.get_raw("project", params, accept=COLUMNS_TYPE)
         if response.status_code == 200 and response.headers.get("Content-Type", "").startswith(COLUMNS_TYPE):
-            return orjson.loads(response.content)
+            body = response.content
+            del response
+            return parse_columns(body)
         return decode_response(response, none_if_not_found=True, token=token)
 
     def project_files(
@@ -192,6 +196,40 @@ class NotebookExtensionsMixin(ProjectsMixin):
             {"namespace": r["namespace"], "name": r["name"], "attributes": copy_file_fields(r, fields)} for r in records
         ]
         return self.create_project(files, query=query, **create_project_options)
+
+
+def parse_columns(body: bytes) -> dict[str, Any]:
+    """Parse the embedded server's line-oriented columnar listing into
+    ``{"project": ..., "handles": {column: [...]}, "replicas": {column: [...]}}``.
+
+    Lines are parsed one at a time with the standard library's parser, whose
+    memory overhead stays close to the size of one line (orjson's whole-document
+    tree would need many times the body size at once).
+    """
+    lines = _lines(body)
+    header = orjson.loads(next(lines))
+    result: dict[str, Any] = {"project": header["project"]}
+    collecting = gc.isenabled()
+    gc.disable()  # millions of new objects, no cycles: the collector would only rescan them
+    try:
+        for table, columns in header["tables"].items():
+            result[table] = {column: json.loads(next(lines)) for column in columns}
+    finally:
+        if collecting:
+            gc.enable()
+    for table, columns in header.get("int_booleans", {}).items():
+        for column in columns:
+            result[table][column] = [None if v is None else v == 1 for v in result[table][column]]
+    return result
+
+
+def _lines(body: bytes) -> Iterator[bytes]:
+    start = 0
+    while start <= len(body):
+        end = body.find(b"\n", start)
+        end = len(body) if end < 0 else end
+        yield body[start:end]
+        start = end + 1
 
 
 def _has_available_replica(handle: dict[str, Any]) -> bool:

@@ -98,7 +98,11 @@ class DirectSender:
             timeout=self._timeout(timeout),
         )
         response = adapter.build_response(request, raw)
-        _ = response.content  # read the whole body now: the connection goes back to the pool
+        # Read the whole body in one call (``Response.content`` would read it in 10 KiB
+        # chunks) and give the connection back to the pool.
+        response._content = raw.read(decode_content=True)
+        response._content_consumed = True
+        raw.release_conn()
         return response
 
     def _pool(self, adapter: HTTPAdapter, request: requests.PreparedRequest, origin: str) -> urllib3.HTTPConnectionPool:

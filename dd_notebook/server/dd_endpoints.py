@@ -127,8 +127,8 @@ class DDEndpoints:
         with_files, with_replicas = call.flag("with_files", "yes"), call.flag("with_replicas", "yes")
         row = self._projects.require(project_id)
         if COLUMNS_TYPE in call.request.headers.get("accept", ""):
-            return Response(orjson.dumps(project_columns(self._projects, row, with_files or with_replicas,
-                                                         with_replicas)), media_type=COLUMNS_TYPE)
+            return Response(project_columns(self._projects, row, with_files or with_replicas, with_replicas),
+                            media_type=COLUMNS_TYPE)
         return json_response(self._projects.record(row, with_files, with_replicas))
 
     def projects(self, call: Call) -> Response:

@@ -90,11 +90,15 @@ class Call:
         self._auth = auth
 
     def param(self, name: str, default: str | None = None) -> str | None:
-        """Return one query parameter as text (the last one when repeated)."""
-        value = self.params.get(name, default)
-        if isinstance(value, list):
-            value = value[-1]
-        return default if value is None else value
+        """Return one query parameter as text (the last one when repeated).
+
+        An absent parameter gives ``default``; a key sent without ``=`` gives None
+        (so for flags it means "not yes", as upstream).
+        """
+        if name not in self.params:
+            return default
+        value = self.params[name]
+        return value[-1] if isinstance(value, list) else value
 
     def flag(self, name: str, default: str = "no") -> bool:
         """True when the parameter equals ``yes`` exactly (upstream rule)."""
