@@ -26,6 +26,7 @@ from pathlib import Path
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .auth_endpoints import AuthEndpoints
+from .columns import ReadConnections
 from .db import connect, get_secret
 from .dd_endpoints import DDEndpoints
 from .dispatch import Dispatcher
@@ -66,10 +67,11 @@ class ServerApp:
         self.projects = ProjectStore(self.conn, self.users)
         self.rses = RSEStore(self.conn)
         self.dispatcher = Dispatcher(self.projects, self.rses)
+        self.readers = ReadConnections(self.db_path)
         auth_service = Service(AuthEndpoints(self.auth).table(), self.auth)
         self.mounts: list[tuple[str, ASGIApp]] = [
             ("/dd/data/auth", auth_service),
-            ("/dd/data", Service(DDEndpoints(self.projects, self.rses, self.dispatcher).table(), self.auth,
+            ("/dd/data", Service(DDEndpoints(self.projects, self.rses, self.dispatcher, self.readers).table(), self.auth,
                                  root_redirect="./index")),
             ("/dd/gui/P", Service(GUIEndpoints(self.projects).table(), self.auth)),
             ("/auth", auth_service),
@@ -102,6 +104,7 @@ class ServerApp:
             elif message["type"] == "lifespan.shutdown":
                 if self._sweeper is not None:
                     self._sweeper.cancel()
+                self.readers.close()
                 self.conn.close()
                 await send({"type": "lifespan.shutdown.complete"})
                 return

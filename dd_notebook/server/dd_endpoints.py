@@ -7,12 +7,15 @@ Where upstream answers 500 for bad input, these answer 400 with a message.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
+from typing import Any
 from urllib.parse import unquote
 
 import orjson
+from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
-from .columns import COLUMNS_TYPE, project_columns
+from .columns import COLUMNS_TYPE, ReadConnections, project_columns
 from .dispatch import Dispatcher
 from .errors import bad_request, forbidden, not_found
 from .http import Call, Endpoint, json_response, text_response
@@ -49,9 +52,12 @@ class DDEndpoints:
         projects: Project store.
         rses: RSE store.
         dispatcher: Reservation logic.
+        readers: Read-only connections for big listings.
     """
 
-    def __init__(self, projects: ProjectStore, rses: RSEStore, dispatcher: Dispatcher) -> None:
+    def __init__(self, projects: ProjectStore, rses: RSEStore, dispatcher: Dispatcher,
+                 readers: ReadConnections) -> None:
+        self._readers = readers
         self._projects = projects
         self._rses = rses
         self._dispatcher = dispatcher
@@ -121,15 +127,18 @@ class DDEndpoints:
                 "done": not call.flag("failed_only", "yes")}
         return json_response(self._projects.restart(call.user(), body))
 
-    def project(self, call: Call) -> Response:
+    def project(self, call: Call) -> Response | Awaitable[Response]:
         """One project; handles when ``with_files`` or ``with_replicas`` is ``yes`` (defaults yes)."""
         project_id = _project_id(call)
         with_files, with_replicas = call.flag("with_files", "yes"), call.flag("with_replicas", "yes")
         row = self._projects.require(project_id)
         if COLUMNS_TYPE in call.request.headers.get("accept", ""):
-            return Response(project_columns(self._projects, row, with_files or with_replicas, with_replicas),
-                            media_type=COLUMNS_TYPE)
+            return self._columns(self._projects.record(row), with_files or with_replicas, with_replicas)
         return json_response(self._projects.record(row, with_files, with_replicas))
+
+    async def _columns(self, project: dict[str, Any], with_handles: bool, with_replicas: bool) -> Response:
+        body = await run_in_threadpool(project_columns, self._readers, project, with_handles, with_replicas)
+        return Response(body, media_type=COLUMNS_TYPE)
 
     def projects(self, call: Call) -> Response:
         """Projects filtered by owner (default: the caller), state, not_state and attributes."""

@@ -4,13 +4,15 @@ A *service* maps the first path segment after its mount point to an endpoint
 function (the HTTP method is not checked, as upstream). Endpoint functions are
 synchronous, receive a :class:`Call` and return a Starlette ``Response``; they
 run on the event loop thread, one at a time, which makes every endpoint atomic
-with respect to the others.
+with respect to the others. An endpoint may instead return an awaitable (used
+for big read-only listings that run on their own connections in a thread).
 """
 
 from __future__ import annotations
 
+import inspect
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import unquote_plus
 
@@ -32,7 +34,7 @@ PLAIN_TYPE = "text/plain; charset=UTF-8"
 MAX_BODY_BYTES = 64 * 1024 * 1024
 MAX_PARAM_CHARS = 1 << 20
 
-Endpoint = Callable[["Call"], Response]
+Endpoint = Callable[["Call"], Response | Awaitable[Response]]
 
 
 def json_response(obj: Any) -> Response:
@@ -229,7 +231,8 @@ class Service:
                 body = await read_body(receive, scope)
                 call = Call(request, parse_query(scope.get("query_string", b"")),
                             "/".join(segments[1:]), body, self.auth)
-                response = endpoint(call)
+                result = endpoint(call)
+                response = await result if inspect.isawaitable(result) else result
         except HTTPError as exc:
             response = text_response(exc.message, exc.status, headers=exc.headers)
         except Exception:
