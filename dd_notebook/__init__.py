@@ -1,5 +1,80 @@
-"""dd-notebook: a Jupyter toolkit for the Fermilab Data Dispatcher."""
+"""dd-notebook: a Jupyter toolkit for the Fermilab Data Dispatcher.
+
+The client and its errors load at once; the pandas/matplotlib layers
+(frames, views, recorder) and the embedded server load on first use, so that
+``import dd_notebook`` stays quick in a worker script.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from .client import (
+    AuthenticationError,
+    AuthExpiredError,
+    BadRequestError,
+    DataDispatcherClient,
+    DataDispatcherError,
+    EndpointUnavailableError,
+    HTTPError,
+    NetworkError,
+    NotFoundError,
+    PermissionDeniedError,
+    RequestTimeoutError,
+    ServerError,
+)
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__"]
+_LAZY = {
+    "LocalServer": "dd_notebook.server",
+    "MetaCatClient": "dd_notebook.metacat",
+    "ProjectView": "dd_notebook.view",
+    "ProjectRecorder": "dd_notebook.recorder",
+    "events_frame": "dd_notebook.frames",
+    "handles_frame": "dd_notebook.frames",
+    "projects_frame": "dd_notebook.frames",
+    "proximity_frame": "dd_notebook.frames",
+    "replicas_frame": "dd_notebook.frames",
+    "rses_frame": "dd_notebook.frames",
+}
+
+__all__ = [
+    "AuthExpiredError",
+    "AuthenticationError",
+    "BadRequestError",
+    "DataDispatcherClient",
+    "DataDispatcherError",
+    "EndpointUnavailableError",
+    "HTTPError",
+    "LocalServer",
+    "MetaCatClient",
+    "NetworkError",
+    "NotFoundError",
+    "PermissionDeniedError",
+    "ProjectRecorder",
+    "ProjectView",
+    "RequestTimeoutError",
+    "ServerError",
+    "__version__",
+    "events_frame",
+    "handles_frame",
+    "projects_frame",
+    "proximity_frame",
+    "replicas_frame",
+    "rses_frame",
+]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'dd_notebook' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -27,7 +27,7 @@ def _serve(args: argparse.Namespace) -> int:
     db_path = Path(args.db) if args.db else default_db_path()
     if args.demo:
         conn = connect(db_path)
-        seed_demo(conn)
+        seed_demo(conn, args.demo_files)
         conn.close()
     app = ServerApp(db_path, SweepSettings(args.sweep_interval, max(args.sweep_interval, 10.0)))
     base = f"http://{args.host}:{args.port}"
@@ -70,7 +70,10 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--db", help=f"SQLite file (default {default_db_path()})")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=DEFAULT_PORT)
-    serve.add_argument("--demo", action="store_true", help="seed demo users, RSEs and proximity map")
+    serve.add_argument("--demo", action="store_true",
+                       help="seed demo users, RSEs, proximity map and a DUNE-like catalog")
+    serve.add_argument("--demo-files", type=int, default=3000,
+                       help="files in the demo catalog (default 3000, up to 1000000; 0 for none)")
     serve.add_argument("--sweep-interval", type=float, default=2.0,
                        help="seconds between worker-timeout sweeps (default 2)")
     serve.add_argument("--log-level", default="warning")

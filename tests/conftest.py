@@ -54,7 +54,7 @@ class DDHttp:
 
 
 def start_server(db: Path, **kw: Any) -> LocalServer:
-    server = LocalServer(db=db, demo=True, **kw).start()
+    server = LocalServer(db=db, demo=True, demo_files=0, **kw).start()
     server.add_user("carol", "carol", roles=("prod",))
     server.add_user("dave", "dave", roles=("analysis",))
     return server

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-COLUMNS = "application/vnd.dd-notebook.columns+json"
+from dd_notebook.client.extensions import parse_columns
+
+COLUMNS = "application/vnd.dd-notebook.columns+jsonl"
 
 
 def test_columns_match_standard_listing(dd):
@@ -19,7 +21,7 @@ def test_columns_match_standard_listing(dd):
     response = dd.session.get(f"{dd.url}/project", params={"project_id": pid, "with_replicas": "yes"},
                               headers={"Accept": COLUMNS})
     assert response.headers["content-type"] == COLUMNS
-    columnar = response.json()
+    columnar = parse_columns(response.content)
     project = {k: v for k, v in standard.items() if k != "file_handles"}
     assert columnar["project"] == project
     handles = columnar["handles"]
@@ -41,6 +43,6 @@ def test_columns_without_files(dd):
     pid = dd.create(["col2:a"])["project_id"]
     response = dd.session.get(f"{dd.url}/project", params={"project_id": pid, "with_files": "no",
                                                            "with_replicas": "no"}, headers={"Accept": COLUMNS})
-    assert set(response.json()) == {"project"}
+    assert set(parse_columns(response.content)) == {"project"}
     plain = dd.session.get(f"{dd.url}/project", params={"project_id": pid}, headers={"Accept": "application/json"})
     assert plain.headers["content-type"].startswith("text/json")

@@ -25,6 +25,7 @@ from pathlib import Path
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from ..catalog.app import create_catalog_app
 from .auth_endpoints import AuthEndpoints
 from .columns import ReadConnections
 from .db import connect, get_secret
@@ -76,7 +77,7 @@ class ServerApp:
             ("/dd/gui/P", Service(GUIEndpoints(self.projects).table(), self.auth)),
             ("/auth", auth_service),
             ("/metacat/app/auth", auth_service),
-            ("/metacat/app", _catalog_app(self.db_path, self.auth)),
+            ("/metacat/app", create_catalog_app(self.db_path, self.auth.authenticate)),
         ]
         self._sweeper: asyncio.Task | None = None
 
@@ -126,12 +127,3 @@ class ServerApp:
                 self.dispatcher.sweep_idle_projects()
         except sqlite3.Error:
             log.exception("background sweep failed; will retry")
-
-
-def _catalog_app(db_path: str, auth: Authenticator) -> ASGIApp:
-    """The MetaCat-compatible catalog, when the catalog package provides one."""
-    try:
-        from ..catalog.app import create_catalog_app
-    except ImportError:
-        return Service({}, auth)
-    return create_catalog_app(db_path, auth.authenticate)

@@ -1,4 +1,4 @@
-"""Demo content of ``dd-notebook serve --demo``: users, RSEs and a proximity map.
+"""Demo content of ``dd-notebook serve --demo``: users, RSEs, a proximity map and a DUNE-like catalog.
 
 The demo users' passwords equal their names. They exist for local use only;
 the server says so when it starts.
@@ -6,10 +6,15 @@ the server says so when it starts.
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 
+from ..catalog.demo import load_demo_catalog
+from ..catalog.errors import CatalogExists
 from .db import transaction
 from .users import UserStore
+
+log = logging.getLogger(__name__)
 
 DEMO_USERS = (("admin", True, ("prod",)), ("alice", False, ("prod",)), ("bob", False, ()))
 
@@ -31,8 +36,17 @@ DEMO_PROXIMITY = (
 )
 
 
-def seed_demo(conn: sqlite3.Connection) -> None:
-    """Add the demo users, RSEs and proximity map (existing rows are kept)."""
+DEFAULT_CATALOG_FILES = 3000
+
+
+def seed_demo(conn: sqlite3.Connection, catalog_files: int = DEFAULT_CATALOG_FILES) -> None:
+    """Add the demo users, RSEs, proximity map and catalog (existing content is kept).
+
+    Args:
+        conn: Connection to the server's database.
+        catalog_files: Files of the demo catalog (with replicas on the demo RSEs); 0 for none.
+            Loaded only into a database that has no demo catalog yet.
+    """
     users = UserStore(conn)
     for name, admin, roles in DEMO_USERS:
         if users.get(name) is None:
@@ -42,3 +56,8 @@ def seed_demo(conn: sqlite3.Connection) -> None:
             "INSERT OR IGNORE INTO rses(name, description, is_available, is_tape, is_enabled, preference, type) "
             "VALUES (?, ?, ?, ?, ?, ?, ?)", DEMO_RSES)
         c.executemany("INSERT OR IGNORE INTO proximity_map(cpu, rse, proximity) VALUES (?, ?, ?)", DEMO_PROXIMITY)
+    if catalog_files:
+        try:
+            load_demo_catalog(conn, catalog_files)
+        except CatalogExists:
+            log.info("demo catalog already loaded; keeping it")

@@ -14,7 +14,7 @@ import uvicorn
 
 from .app import ServerApp, SweepSettings
 from .db import connect
-from .demo import seed_demo
+from .demo import DEFAULT_CATALOG_FILES, seed_demo
 from .users import User, UserStore
 
 log = logging.getLogger(__name__)
@@ -30,17 +30,19 @@ class LocalServer:
 
     Args:
         db: SQLite file; None uses a file in a temporary folder removed on exit.
-        demo: Seed demo users (password = user name), RSEs and proximity map.
+        demo: Seed demo users (password = user name), RSEs, proximity map and catalog.
+        demo_files: Files of the demo catalog (0 for none).
         host: Interface to bind (loopback by default).
         port: TCP port; 0 picks a free one.
         sweeps: Periods of the worker-timeout and idle sweeps.
     """
 
     def __init__(self, db: str | Path | None = None, demo: bool = True, host: str = "127.0.0.1", port: int = 0,
-                 sweeps: SweepSettings = SweepSettings()) -> None:
+                 sweeps: SweepSettings = SweepSettings(), demo_files: int = DEFAULT_CATALOG_FILES) -> None:
         self._tmp = tempfile.TemporaryDirectory(prefix="dd-notebook-") if db is None else None
         self.db_path = Path(self._tmp.name) / "dd.sqlite" if self._tmp else Path(db)  # type: ignore[arg-type]
         self.demo = demo
+        self.demo_files = demo_files
         self.host = host
         self._port = port
         self.sweeps = sweeps
@@ -85,7 +87,7 @@ class LocalServer:
         """Start serving; returns when the server accepts connections."""
         if self.demo:
             conn = connect(self.db_path)
-            seed_demo(conn)
+            seed_demo(conn, self.demo_files)
             conn.close()
         self.app = ServerApp(self.db_path, self.sweeps)
         self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
