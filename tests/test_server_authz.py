@@ -24,6 +24,7 @@ WRITE_RULES = {
     "activate_project": {"owner", "admin"},
     "delete_project": {"owner", "admin"},
     "restart_handles": {"owner", "admin"},
+    "restart_project": {"owner", "admin"},
     "copy_project": {"owner", "other", "project_user", "role_member", "admin"},
     "create_project": {"owner", "other", "project_user", "role_member", "admin"},
 }
@@ -35,7 +36,7 @@ def _call(dd, endpoint, user, pid):
     if endpoint == "release":
         dd.ok(dd.get("next_file", "alice", params={"project_id": pid, "worker_id": "wz"}))
         return dd.get(endpoint, user, params={"handle_id": f"{pid}:az:1", "worker_id": "wz"})
-    if endpoint in ("cancel_project", "activate_project", "delete_project"):
+    if endpoint in ("cancel_project", "activate_project", "delete_project", "restart_project"):
         return dd.get(endpoint, user, params={"project_id": pid})
     if endpoint == "restart_handles":
         return dd.post(endpoint, {"project_id": pid, "done": True}, user)
