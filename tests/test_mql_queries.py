@@ -137,6 +137,8 @@ CASES: list[tuple[str, list[str] | set[str]]] = [
     ("files from s:all - files from s:even where x.n > 2", {"f03", "f11"}),
     ("files from s:odd - files from s:mid - fids s03", {"f05", "f07", "f11"}),
     ("[files from s:mid, files from s:low] ordered limit 2", ["f01", "f02"]),
+    ("union(files from s:all ordered limit 1, files from s:even ordered limit 1)", {"f01", "f02"}),
+    ("files from s:all - (files from s:all ordered limit 10)", {"f12"}),
     ("parents(files s:f04)", {"f01", "f02"}),
     ("children(files s:f01)", {"f03", "f04"}),
     ("children(children(files s:f01))", {"f06"}),

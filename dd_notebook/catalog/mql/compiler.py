@@ -217,7 +217,9 @@ class _Compiler:
         probe = "(" + " OR ".join(c.probe for c in conds) + ")"
         selects = [c.driver or f"SELECT f.id FROM mc_files f WHERE {c.probe}" for c in conds]
         estimate = sum(c.estimate if c.estimate is not None else self.total_files() for c in conds)
-        return Selection([Cond(probe, " UNION ".join(selects), estimate)])
+        # each member in its own sub-select: SQLite allows no LIMIT/ORDER BY on compound members
+        return Selection([Cond(probe, " UNION ".join(f"SELECT * FROM ({select})" for select in selects),
+                               estimate)])
 
     def _join(self, node: n.Join) -> Selection:
         conds: list[Cond] = []
