@@ -29,6 +29,7 @@ from ..catalog.app import create_catalog_app
 from .auth_endpoints import AuthEndpoints
 from .columns import ReadConnections
 from .db import connect, get_secret
+from .group_commit import CommitFailed, GroupCommit
 from .dd_endpoints import DDEndpoints
 from .dispatch import Dispatcher
 from .gui_endpoints import GUIEndpoints
@@ -61,7 +62,7 @@ class ServerApp:
     def __init__(self, db_path: str | Path, sweeps: SweepSettings = SweepSettings()) -> None:
         self.db_path = str(db_path)
         self.sweeps = sweeps
-        self.conn: sqlite3.Connection = connect(self.db_path)
+        self.conn = connect(self.db_path)
         self.signer = TokenSigner(get_secret(self.conn))
         self.users = UserStore(self.conn)
         self.auth = Authenticator(self.signer, self.users)
@@ -69,12 +70,14 @@ class ServerApp:
         self.rses = RSEStore(self.conn)
         self.dispatcher = Dispatcher(self.projects, self.rses)
         self.readers = ReadConnections(self.db_path)
+        self.commits = GroupCommit(self.conn)
+        self.conn.group = self.commits
         auth_service = Service(AuthEndpoints(self.auth).table(), self.auth)
         self.mounts: list[tuple[str, ASGIApp]] = [
             ("/dd/data/auth", auth_service),
             ("/dd/data", Service(DDEndpoints(self.projects, self.rses, self.dispatcher, self.readers).table(), self.auth,
-                                 root_redirect="./index")),
-            ("/dd/gui/P", Service(GUIEndpoints(self.projects).table(), self.auth)),
+                                 root_redirect="./index", commits=self.commits)),
+            ("/dd/gui/P", Service(GUIEndpoints(self.projects).table(), self.auth, commits=self.commits)),
             ("/auth", auth_service),
             ("/metacat/app/auth", auth_service),
             ("/metacat/app", create_catalog_app(self.db_path, self.auth.authenticate)),
@@ -99,7 +102,7 @@ class ServerApp:
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
-                self.run_sweeps(force_idle=True)
+                await self.run_sweeps(force_idle=True)
                 self._sweeper = asyncio.get_running_loop().create_task(self._sweep_forever())
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
@@ -117,13 +120,14 @@ class ServerApp:
             due = time.monotonic() - last_idle >= self.sweeps.idle_interval
             if due:
                 last_idle = time.monotonic()
-            self.run_sweeps(force_idle=due)
+            await self.run_sweeps(force_idle=due)
 
-    def run_sweeps(self, force_idle: bool = False) -> None:
-        """Run the worker-timeout sweep, and the idle sweep when ``force_idle``."""
+    async def run_sweeps(self, force_idle: bool = False) -> None:
+        """Run the worker-timeout sweep, and the idle sweep when ``force_idle``; wait for the commit."""
         try:
             self.dispatcher.sweep_worker_timeouts()
             if force_idle:
                 self.dispatcher.sweep_idle_projects()
-        except sqlite3.Error:
+            await self.commits.flush()
+        except (sqlite3.Error, CommitFailed):
             log.exception("background sweep failed; will retry")

@@ -13,6 +13,8 @@ import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
+from .group_commit import GroupCommit
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS settings(
     key TEXT PRIMARY KEY,
@@ -105,7 +107,13 @@ INSERT OR IGNORE INTO proximity_map(cpu, rse, proximity) VALUES ('DEFAULT', 'DEF
 """
 
 
-def connect(path: str | Path) -> sqlite3.Connection:
+class Connection(sqlite3.Connection):
+    """A connection that may carry a group committer (see :mod:`.group_commit`)."""
+
+    group: GroupCommit | None = None
+
+
+def connect(path: str | Path) -> Connection:
     """Open ``path`` (created if missing) with the server's pragmas and schema.
 
     Args:
@@ -115,7 +123,7 @@ def connect(path: str | Path) -> sqlite3.Connection:
         A connection in autocommit mode; use :func:`transaction` for writes.
     """
     Path(path).parent.mkdir(parents=True, exist_ok=True)
-    conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
+    conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False, factory=Connection)
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=NORMAL")
     conn.execute("PRAGMA busy_timeout=10000")
@@ -128,12 +136,21 @@ def connect(path: str | Path) -> sqlite3.Connection:
 def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     """Run the block in one write transaction: all of it is committed, or nothing.
 
+    On the server's own connection (which carries a group committer) the block
+    runs in a savepoint of the shared transaction instead, committed with the
+    other requests of the same event-loop turn.
+
     Args:
         conn: Connection from :func:`connect`.
 
     Yields:
         The same connection.
     """
+    group = getattr(conn, "group", None)
+    if group is not None:
+        with group.request():
+            yield conn
+        return
     conn.execute("BEGIN IMMEDIATE")
     try:
         yield conn

@@ -22,6 +22,7 @@ from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
 from .errors import HTTPError, bad_request, unauthorized
+from .group_commit import CommitFailed, GroupCommit
 from .tokens import TokenError, TokenSigner
 from .users import User, UserStore
 from .validation import parse_int
@@ -206,22 +207,26 @@ class Service:
         endpoints: Endpoint name → function.
         auth: Token verification shared by all services.
         root_redirect: Where ``GET <mount>/`` redirects (upstream: ``./index``).
+        commits: Group committer of the connection the endpoints write to; each
+            response waits until the changes made so far are committed.
     """
 
     def __init__(self, endpoints: dict[str, Endpoint], auth: Authenticator,
-                 root_redirect: str | None = None) -> None:
+                 root_redirect: str | None = None, commits: GroupCommit | None = None) -> None:
         self.endpoints = endpoints
         self.auth = auth
         self.root_redirect = root_redirect
+        self.commits = commits
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive)
         rest = scope["path"][len(scope.get("root_path", "")):]
+        response: Response
         segments = [s for s in rest.split("/") if s]
         try:
             if not segments:
                 if self.root_redirect:
-                    response: Response = Response(status_code=302, headers={"Location": self.root_redirect})
+                    response = Response(status_code=302, headers={"Location": self.root_redirect})
                 else:
                     raise HTTPError(404, "No endpoint given")
             else:
@@ -238,4 +243,9 @@ class Service:
         except Exception:
             log.exception("unexpected error in %s", scope["path"])
             response = text_response("Internal server error", 500)
+        if self.commits is not None:
+            try:
+                await self.commits.flush()
+            except CommitFailed:
+                response = text_response("Database write failed; nothing was changed, please retry", 503)
         await response(scope, receive, send)

@@ -1,0 +1,82 @@
+"""Group commit: the requests handled in one turn of the event loop share one COMMIT.
+
+Endpoints run one after the other on the event loop. Instead of committing
+each request's transaction on its own (the COMMIT is the most expensive step of
+a dispatch request), every request runs inside a SAVEPOINT of one open
+transaction: a failing request rolls back to its savepoint and leaves nothing
+behind, the others keep their changes. At the end of the loop turn one COMMIT
+makes all of them durable, and only then are their responses sent. A client
+therefore never sees an answer whose changes a crash could still undo.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import sqlite3
+from collections.abc import Iterator
+
+log = logging.getLogger(__name__)
+
+
+class CommitFailed(Exception):
+    """The group's COMMIT failed; every change of the group was rolled back."""
+
+
+class GroupCommit:
+    """Shares one transaction between the requests of one event-loop turn.
+
+    Args:
+        conn: The server's connection (autocommit mode).
+    """
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+        self.open = False
+        self._pending: asyncio.Future[None] | None = None
+
+    @contextlib.contextmanager
+    def request(self) -> Iterator[sqlite3.Connection]:
+        """Run one request's writes in a savepoint of the shared transaction."""
+        if not self.open:
+            self.conn.execute("BEGIN IMMEDIATE")
+            self.open = True
+        self.conn.execute("SAVEPOINT request")
+        try:
+            yield self.conn
+        except BaseException:
+            self.conn.execute("ROLLBACK TO request")
+            self.conn.execute("RELEASE request")
+            raise
+        self.conn.execute("RELEASE request")
+
+    async def flush(self) -> None:
+        """Wait until the shared transaction (if any) is committed.
+
+        Raises:
+            CommitFailed: the COMMIT failed and the group's changes are gone.
+        """
+        if not self.open:
+            return
+        if self._pending is None:
+            loop = asyncio.get_running_loop()
+            self._pending = loop.create_future()
+            loop.call_soon(self._commit)
+        await asyncio.shield(self._pending)
+
+    def _commit(self) -> None:
+        pending, self._pending = self._pending, None
+        try:
+            self.conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            log.exception("group commit failed; rolling back")
+            with contextlib.suppress(sqlite3.Error):
+                self.conn.execute("ROLLBACK")
+            if pending is not None:
+                pending.set_exception(CommitFailed(str(exc)))
+        else:
+            if pending is not None:
+                pending.set_result(None)
+        finally:
+            self.open = False
