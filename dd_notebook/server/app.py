@@ -27,7 +27,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ..catalog.app import create_catalog_app
 from .auth_endpoints import AuthEndpoints
-from .columns import ReadConnections
+from .readers import ReadConnections
 from .db import connect, get_secret
 from .group_commit import CommitFailed, GroupCommit
 from .dd_endpoints import DDEndpoints

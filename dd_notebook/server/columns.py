@@ -16,12 +16,12 @@ microsecond precision.
 
 from __future__ import annotations
 
-import queue
-import sqlite3
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import orjson
+
+from .readers import ReadConnections
 
 COLUMNS_TYPE = "application/vnd.dd-notebook.columns+jsonl"
 
@@ -58,37 +58,6 @@ _HANDLES_SQL = (f"SELECT {_arrays(_HANDLE_COLUMNS)} FROM (SELECT * FROM handles 
                 "ORDER BY namespace, name)")
 _REPLICAS_SQL = (f"SELECT {_arrays(_REPLICA_COLUMNS)} FROM handles h JOIN replicas r ON r.namespace = h.namespace "
                  "AND r.name = h.name LEFT JOIN rses s ON s.name = r.rse WHERE h.project_id = ?")
-
-
-class ReadConnections:
-    """A small pool of read-only connections to the server's SQLite file, for big listings.
-
-    Args:
-        db_path: The SQLite file.
-        size: Number of connections (queries that may run at the same time).
-    """
-
-    def __init__(self, db_path: str, size: int = 2) -> None:
-        self.db_path = db_path
-        self._idle: queue.SimpleQueue[sqlite3.Connection] = queue.SimpleQueue()
-        for _ in range(size):
-            conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, check_same_thread=False)
-            conn.execute("PRAGMA busy_timeout=10000")
-            self._idle.put(conn)
-        self.size = size
-
-    def fetchone(self, sql: str, args: tuple[Any, ...]) -> tuple[Any, ...]:
-        """Run one query on an idle connection and return its first row."""
-        conn = self._idle.get()
-        try:
-            return conn.execute(sql, args).fetchone()
-        finally:
-            self._idle.put(conn)
-
-    def close(self) -> None:
-        """Close every connection."""
-        for _ in range(self.size):
-            self._idle.get().close()
 
 
 def project_columns(readers: ReadConnections, project: dict[str, Any], with_handles: bool, with_replicas: bool

@@ -7,7 +7,7 @@ Where upstream answers 500 for bad input, these answer 400 with a message.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import unquote
 
@@ -15,11 +15,12 @@ import orjson
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
-from .columns import COLUMNS_TYPE, ReadConnections, project_columns
+from .columns import COLUMNS_TYPE, project_columns
 from .dispatch import Dispatcher
 from .errors import bad_request, forbidden, not_found
-from .http import Call, Endpoint, json_response, text_response
+from .http import JSON_TYPE, Call, Endpoint, json_response, text_response
 from .projects import ProjectStore
+from .readers import ReadConnections
 from .rses import RSEStore
 from .search import SearchError, compile_search
 from .users import User
@@ -134,13 +135,22 @@ class DDEndpoints:
         row = self._projects.require(project_id)
         if COLUMNS_TYPE in call.request.headers.get("accept", ""):
             return self._columns(self._projects.record(row), with_files or with_replicas, with_replicas)
-        return json_response(self._projects.record(row, with_files, with_replicas))
+        if with_files or with_replicas:
+            return self._off_loop(lambda store: store.record(row, with_files, with_replicas))
+        return json_response(self._projects.record(row))
+
+    async def _off_loop(self, build: Callable[[ProjectStore], Any]) -> Response:
+        """Build a listing on a read-only snapshot in a thread, so workers are served meanwhile."""
+        def run() -> bytes:
+            with self._readers.snapshot() as conn:
+                return orjson.dumps(build(ProjectStore(conn, self._projects.users)))
+        return Response(await run_in_threadpool(run), media_type=JSON_TYPE)
 
     async def _columns(self, project: dict[str, Any], with_handles: bool, with_replicas: bool) -> Response:
         body = await run_in_threadpool(project_columns, self._readers, project, with_handles, with_replicas)
         return Response(body, media_type=COLUMNS_TYPE)
 
-    def projects(self, call: Call) -> Response:
+    def projects(self, call: Call) -> Awaitable[Response]:
         """Projects filtered by owner (default: the caller), state, not_state and attributes."""
         user = call.user()
         owner = call.param("owner")
@@ -154,9 +164,10 @@ class DDEndpoints:
                 raise bad_request("attributes must be a URL-encoded JSON object") from None
             if not isinstance(attributes, dict):
                 raise bad_request("attributes must be a URL-encoded JSON object")
-        return json_response(self._projects.listing(
-            owner, call.param("state") or None, call.param("not_state") or None, attributes,
-            call.flag("with_handles", "yes"), call.flag("with_replicas", "yes")))
+        state, not_state = call.param("state") or None, call.param("not_state") or None
+        with_handles, with_replicas = call.flag("with_handles", "yes"), call.flag("with_replicas", "yes")
+        return self._off_loop(lambda store: store.listing(owner, state, not_state, attributes, with_handles,
+                                                          with_replicas))
 
     def search_projects(self, call: Call) -> Response:
         """Projects selected by a search-language query, then by exact owner/state."""
