@@ -94,3 +94,17 @@ def test_disabled_rse_does_not_make_files_reservable(dd):
     assert reply == {"handle": None, "reason": "retry", "retry": True}
     dd.ok(dd.post("update_rse", {"Name": "OFFLINE", "Enabled": True}, "admin"))
     assert dd.ok(dd.get("next_file", "alice", params={"project_id": pid, "worker_id": "w"}))["handle"]["name"] == "f"
+
+
+def test_project_files_ready_only(dd):
+    dd.ok(dd.post("create_rse", {"name": "READY_OFF", "is_enabled": False, "is_available": True}, "admin"))
+    dd.replica("rdy:disk", "FNAL_DCACHE", url="root://fnal/rdy/disk")
+    dd.replica("rdy:tape", "FNAL_TAPE", url="root://tape/rdy/tape")
+    dd.replica("rdy:tape", "FNAL_TAPE", available=False)
+    dd.replica("rdy:down", "UK_RAL", url="root://ral/rdy/down")
+    dd.replica("rdy:off", "READY_OFF", url="root://off/rdy/off")
+    pid = dd.create(["rdy:disk", "rdy:tape", "rdy:down", "rdy:off", "rdy:none"])["project_id"]
+    ready = dd.ok(dd.get("project_files", params={"project_id": pid, "ready_only": "yes"}))
+    assert [h["name"] for h in ready] == ["disk"] and "FNAL_DCACHE" in ready[0]["replicas"]
+    every = dd.ok(dd.get("project_files", params={"project_id": pid}))
+    assert len(every) == 5

@@ -327,14 +327,10 @@ class DDEndpoints:
         state = call.param("state")
         handles = self._projects.handles(project_id, True, (state,) if state else None)
         if call.flag("ready_only"):
+            enabled = {r["name"] for r in self._rses.list() if r["is_enabled"]}
             handles = [h for h in handles if h["state"] == "initial" and any(
-                r["available"] and r["rse_available"] and self._rse_enabled(r["rse"])
-                for r in h["replicas"].values())]
+                r["available"] and r["rse_available"] and r["rse"] in enabled for r in h["replicas"].values())]
         return json_response(handles)
-
-    def _rse_enabled(self, name: str) -> bool:
-        rse = self._rses.get(name)
-        return bool(rse and rse["is_enabled"])
 
     def project_handles_log(self, call: Call) -> Response:
         """All handle-log records of a project ordered by ``(namespace, name, t)``."""
