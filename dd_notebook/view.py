@@ -134,7 +134,9 @@ class ProjectView:
     @cached_property
     def events(self) -> pd.DataFrame:
         """:func:`~dd_notebook.frames.events_frame` of the project's handle log."""
-        return events_frame(self.client.get_handles_log(self.project_id, gui_url=self.gui_url))
+        fetch_columns = getattr(self.client, "get_handles_log_columns", None)
+        fetch = fetch_columns if fetch_columns is not None else self.client.get_handles_log
+        return events_frame(fetch(self.project_id, gui_url=self.gui_url))
 
     def refresh(self) -> ProjectView:
         """Forget every cached fetch; the next access reloads. Returns ``self``."""

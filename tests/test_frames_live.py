@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from dd_notebook.analysis import failure_rates, project_summary, state_timeline
-from dd_notebook.client import DataDispatcherClient
+from dd_notebook.client import DataDispatcherClient, NotFoundError
 from dd_notebook.frames import events_frame, handles_frame, replicas_frame, rses_frame
 from dd_notebook.view import ProjectView
 
@@ -80,6 +80,25 @@ def test_events_and_timeline_match_the_server_state(campaign):
     assert summary["n_files"] == 12 and summary["reservations"] == len(outcomes)
     assert summary["failed_releases"] == outcomes.count("retry") + outcomes.count("failed")
     assert summary["n_workers"] == 2
+
+
+def test_columnar_handle_log_gives_the_same_events(campaign, server):
+    client, pid, _ = campaign
+    columnar = client.get_handles_log_columns(pid)
+    assert columnar["project_id"] == pid and set(columnar["events"]) >= {"t", "event", "worker"}
+    from_records = events_frame(client.get_handles_log(pid))
+    from_columns = events_frame(columnar)
+    assert len(from_columns) == len(from_records) > 12
+    key = ["t", "did", "event"]
+    a = from_records.sort_values(key, kind="stable").reset_index(drop=True)
+    b = from_columns.sort_values(key, kind="stable").reset_index(drop=True)
+    for column in ("did", "event", "state", "old_state", "worker"):
+        assert list(a[column].astype(object)) == list(b[column].astype(object)), column
+    assert (a["t"] == b["t"]).all() and (a["attempt"] == b["attempt"]).all()
+    elsewhere = DataDispatcherClient(server.url, server.auth_url, token=server.issue_token("alice"),
+                                     worker_id="x", token_library=str(server.db_path) + ".tokens2")
+    with pytest.raises(NotFoundError):
+        elsewhere.get_handles_log_columns(99999)
 
 
 def test_rses_frame_live(campaign):

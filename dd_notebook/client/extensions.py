@@ -120,6 +120,26 @@ class NotebookExtensionsMixin(ProjectsMixin):
             return parse_columns(body)
         return decode_response(response, none_if_not_found=True, token=token)
 
+    def get_handles_log_columns(self, project_id: int, gui_url: str | None = None) -> Any:
+        """Return the handle log in the cheapest form the server offers (extension).
+
+        The embedded server answers with its column-oriented log
+        (``{"project_id": N, "events": {column: [...]}}``); other servers are
+        read through :meth:`get_handles_log` (a list of records). Both forms are
+        accepted by :func:`dd_notebook.frames.events_frame`.
+
+        Raises:
+            NotFoundError: the project does not exist.
+            EndpointUnavailableError: as :meth:`get_handles_log`.
+        """
+        if "project_handles_log" not in self._missing_endpoints:
+            response = self._http.get_raw("project_handles_log", [("project_id", project_id)], accept=COLUMNS_TYPE)
+            if response.status_code == 200 and response.headers.get("Content-Type", "").startswith(COLUMNS_TYPE):
+                body = response.content
+                del response
+                return parse_columns(body)
+        return self.get_handles_log(project_id, gui_url=gui_url)
+
     def project_files(
         self, project_id: int, state: str | None = None, ready_only: bool = False
     ) -> list[dict[str, Any]]:
@@ -208,7 +228,7 @@ def parse_columns(body: bytes) -> dict[str, Any]:
     """
     lines = _lines(body)
     header = orjson.loads(next(lines))
-    result: dict[str, Any] = {"project": header["project"]}
+    result: dict[str, Any] = {k: v for k, v in header.items() if k not in ("tables", "int_booleans")}
     collecting = gc.isenabled()
     gc.disable()  # millions of new objects, no cycles: the collector would only rescan them
     try:

@@ -55,7 +55,24 @@ def reservation_counts(event_codes: np.ndarray, keys: np.ndarray) -> np.ndarray:
     return pd.Series(reserves).groupby(keys, sort=False).cumsum().to_numpy()
 
 
-def events_frame(handle_log_records: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
+_DATA_FIELDS = ("event", "state", "old_state", "worker", "attempts")
+
+
+def _record_columns(records: list[Mapping[str, Any]]) -> tuple[dict[str, list[Any]], dict[str, list[Any]]]:
+    top = pluck_columns(records, ("t", "project_id", "namespace", "name", "data"))
+    data = pluck_columns([d if d is not None else {} for d in top["data"]], _DATA_FIELDS)
+    return top, data
+
+
+def _table_columns(table: Mapping[str, list[Any]], project_id: Any) -> tuple[dict[str, list[Any]], dict[str, list[Any]]]:
+    n = len(table["t"])
+    top = {"t": table["t"], "namespace": table["namespace"], "name": table["name"],
+           "project_id": table.get("project_id") or [project_id] * n}
+    data = {field: table.get(field) or [None] * n for field in _DATA_FIELDS}
+    return top, data
+
+
+def events_frame(handle_log_records: Iterable[Mapping[str, Any]] | Mapping[str, Any]) -> pd.DataFrame:
     """One row per handle transition, sorted by time (stable: same-time records keep their order).
 
     Parameters
@@ -64,7 +81,10 @@ def events_frame(handle_log_records: Iterable[Mapping[str, Any]]) -> pd.DataFram
         Handle log records as served by the GUI ``handle_logs`` endpoint or
         written by :class:`dd_notebook.recorder.ProjectRecorder`:
         ``{"type": "state", "t": float, "project_id": int, "namespace": str,
-        "name": str, "data": {"event", "state", "old_state", "worker", ...}}``.
+        "name": str, "data": {"event", "state", "old_state", "worker", ...}}``;
+        or the embedded server's columnar handle log
+        ``{"project_id": int, "events": {"t": [...], "namespace": [...], "name": [...],
+        "event": [...], "state": [...], "old_state": [...], "worker": [...]}}``.
 
     Returns
     -------
@@ -86,15 +106,14 @@ def events_frame(handle_log_records: Iterable[Mapping[str, Any]]) -> pd.DataFram
       carrying ``data.attempts`` (the recorder writes it) use that value instead,
       which stays right when a log starts after the project did.
     """
-    records = handle_log_records if isinstance(handle_log_records, list) else list(handle_log_records)
-    if not records:
-        return empty_frame(EVENT_COLUMNS)
     with gc_paused():
-        top = pluck_columns(records, ("t", "project_id", "namespace", "name", "data"))
-        data = pluck_columns(
-            [d if d is not None else {} for d in top["data"]],
-            ("event", "state", "old_state", "worker", "attempts"),
-        )
+        if isinstance(handle_log_records, Mapping) and isinstance(handle_log_records.get("events"), Mapping):
+            top, data = _table_columns(handle_log_records["events"], handle_log_records.get("project_id"))
+        else:
+            records = handle_log_records if isinstance(handle_log_records, list) else list(handle_log_records)
+            top, data = _record_columns(records)
+        if not top["t"]:
+            return empty_frame(EVENT_COLUMNS)
         t_ns = seconds_to_ns(top["t"])
         project_ids = to_int(top["project_id"])
         did_codes, did_uniques = pd.factorize(to_object(join_did(top["namespace"], top["name"])))

@@ -86,3 +86,28 @@ def project_columns(readers: ReadConnections, project: dict[str, Any], with_hand
     header = orjson.dumps({"project": project, "tables": {t: list(columns[t]) for t in arrays},
                            "int_booleans": {t: INT_BOOLEANS[t] for t in arrays if t in INT_BOOLEANS}})
     return b"\n".join([header, *(a.encode() for t in arrays for a in arrays[t])])
+
+
+_EVENT_COLUMNS = {
+    "t": "json(printf('%.6f', t))",
+    "namespace": "namespace",
+    "name": "name",
+    "event": "json_extract(data, '$.event')",
+    "state": "json_extract(data, '$.state')",
+    "old_state": "json_extract(data, '$.old_state')",
+    "worker": "json_extract(data, '$.worker')",
+}
+_EVENTS_SQL = (f"SELECT {_arrays(_EVENT_COLUMNS)} FROM (SELECT t, namespace, name, data FROM handle_log "
+               "WHERE project_id = ? AND type = 'state' ORDER BY t, id)")
+
+
+def handle_log_columns(readers: ReadConnections, project_id: int) -> bytes:
+    """Return the handle log of a project in the line-oriented columnar form, ordered by time.
+
+    The header line is ``{"project_id": N, "tables": {"events": [column, ...]}}``; the
+    ``data`` object of each record is split into ``event``, ``state``, ``old_state``
+    and ``worker`` columns.
+    """
+    arrays = readers.fetchone(_EVENTS_SQL, (project_id,))
+    header = orjson.dumps({"project_id": project_id, "tables": {"events": list(_EVENT_COLUMNS)}})
+    return b"\n".join([header, *(a.encode() for a in arrays)])

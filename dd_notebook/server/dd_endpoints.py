@@ -15,7 +15,7 @@ import orjson
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
-from .columns import COLUMNS_TYPE, project_columns
+from .columns import COLUMNS_TYPE, handle_log_columns, project_columns
 from .dispatch import Dispatcher
 from .errors import bad_request, forbidden, not_found
 from .http import JSON_TYPE, Call, Endpoint, json_response, text_response
@@ -332,10 +332,19 @@ class DDEndpoints:
                 r["available"] and r["rse_available"] and r["rse"] in enabled for r in h["replicas"].values())]
         return json_response(handles)
 
-    def project_handles_log(self, call: Call) -> Response:
-        """All handle-log records of a project ordered by ``(namespace, name, t)``."""
+    def project_handles_log(self, call: Call) -> Response | Awaitable[Response]:
+        """All handle-log records of a project ordered by ``(namespace, name, t)``
+        (in the columnar form, on request, ordered by time)."""
         _only_params(call, {"project_id"})
-        return json_response(self._projects.handle_log(_project_id(call)))
+        project_id = _project_id(call)
+        if COLUMNS_TYPE in call.request.headers.get("accept", ""):
+            self._projects.require(project_id)
+            return self._columnar_log(project_id)
+        return json_response(self._projects.handle_log(project_id))
+
+    async def _columnar_log(self, project_id: int) -> Response:
+        body = await run_in_threadpool(handle_log_columns, self._readers, project_id)
+        return Response(body, media_type=COLUMNS_TYPE)
 
     def file_handle(self, call: Call) -> Response:
         """One handle with replicas, by ``handle_id`` or ``project_id`` + DID; null when absent."""
