@@ -82,3 +82,40 @@ def test_failed_commit_rolls_the_group_back(conn):
 def test_flush_without_changes_returns_at_once(conn):
     asyncio.run(conn.group.flush())
     assert not conn.group.open
+
+
+def test_a_locked_database_answers_503_and_changes_nothing(tmp_path):
+    from dd_notebook.server.app import ServerApp
+
+    app = ServerApp(tmp_path / "busy.sqlite")
+    app.users.add("alice", "alice")
+    token = app.signer.issue("alice").encode()
+    app.conn.execute("PRAGMA busy_timeout=50")
+    blocker = sqlite3.connect(tmp_path / "busy.sqlite", isolation_level=None)
+    blocker.execute("BEGIN IMMEDIATE")
+
+    async def create() -> tuple[int, bytes]:
+        sent = []
+        body = b'{"files": ["b:1"]}'
+
+        async def receive():
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        async def send(message):
+            sent.append(message)
+
+        scope = {"type": "http", "method": "POST", "path": "/dd/data/create_project", "root_path": "",
+                 "query_string": b"", "headers": [(b"x-authentication-token", token)], "http_version": "1.1",
+                 "scheme": "http", "server": ("127.0.0.1", 80), "client": ("127.0.0.1", 1)}
+        await app(scope, receive, send)
+        return sent[0]["status"], sent[1]["body"]
+
+    try:
+        status, body = asyncio.run(create())
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
+    assert status == 503 and b"retry" in body
+    assert app.conn.execute("SELECT count(*) FROM projects").fetchone()[0] == 0
+    status, _ = asyncio.run(create())
+    assert status == 200

@@ -136,9 +136,9 @@ def connect(path: str | Path) -> Connection:
 def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     """Run the block in one write transaction: all of it is committed, or nothing.
 
-    On the server's own connection (which carries a group committer) the block
-    runs in a savepoint of the shared transaction instead, committed with the
-    other requests of the same event-loop turn.
+    On the server's own connection (which carries a group committer), on the
+    event loop, the block runs in a savepoint of the shared transaction instead,
+    committed with the other requests of the same event-loop turn.
 
     Args:
         conn: Connection from :func:`connect`.
@@ -147,7 +147,7 @@ def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
         The same connection.
     """
     group = getattr(conn, "group", None)
-    if group is not None:
+    if group is not None and group.applies():
         with group.request():
             yield conn
         return

@@ -36,6 +36,15 @@ class GroupCommit:
         self.open = False
         self._pending: asyncio.Future[None] | None = None
 
+    @staticmethod
+    def applies() -> bool:
+        """True on the event loop's thread; writes made anywhere else commit at once."""
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return False
+        return True
+
     @contextlib.contextmanager
     def request(self) -> Iterator[sqlite3.Connection]:
         """Run one request's writes in a savepoint of the shared transaction."""

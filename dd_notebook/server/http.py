@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import inspect
 import logging
+import sqlite3
 from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import unquote_plus
@@ -240,9 +241,13 @@ class Service:
                 response = await result if inspect.isawaitable(result) else result
         except HTTPError as exc:
             response = text_response(exc.message, exc.status, headers=exc.headers)
-        except Exception:
-            log.exception("unexpected error in %s", scope["path"])
-            response = text_response("Internal server error", 500)
+        except Exception as exc:
+            if isinstance(exc, sqlite3.OperationalError) and ("locked" in str(exc) or "busy" in str(exc)):
+                log.warning("database busy in %s: %s", scope["path"], exc)
+                response = text_response("Database busy; nothing was changed, please retry", 503)
+            else:
+                log.exception("unexpected error in %s", scope["path"])
+                response = text_response("Internal server error", 500)
         if self.commits is not None:
             try:
                 await self.commits.flush()
