@@ -46,6 +46,11 @@ def _project_id(call: Call, message: str = "Project id must be specified") -> in
     return call.int_param("project_id", message)
 
 
+async def _in_thread(build: Callable[[], bytes], media_type: str) -> Response:
+    """Run ``build`` (a big read-only listing) in a worker thread and answer its bytes."""
+    return Response(await run_in_threadpool(build), media_type=media_type)
+
+
 class DDEndpoints:
     """Binds the endpoint functions to the stores.
 
@@ -134,21 +139,19 @@ class DDEndpoints:
         with_files, with_replicas = call.flag("with_files", "yes"), call.flag("with_replicas", "yes")
         row = self._projects.require(project_id)
         if COLUMNS_TYPE in call.request.headers.get("accept", ""):
-            return self._columns(self._projects.record(row), with_files or with_replicas, with_replicas)
+            project = self._projects.record(row)
+            return _in_thread(lambda: project_columns(self._readers, project, with_files or with_replicas,
+                                                      with_replicas), COLUMNS_TYPE)
         if with_files or with_replicas:
-            return self._off_loop(lambda store: store.record(row, with_files, with_replicas))
+            return self._listing(lambda store: store.record(row, with_files, with_replicas))
         return json_response(self._projects.record(row))
 
-    async def _off_loop(self, build: Callable[[ProjectStore], Any]) -> Response:
-        """Build a listing on a read-only snapshot in a thread, so workers are served meanwhile."""
+    def _listing(self, build: Callable[[ProjectStore], Any]) -> Awaitable[Response]:
+        """Build a JSON listing on a read-only snapshot in a thread, so workers are served meanwhile."""
         def run() -> bytes:
             with self._readers.snapshot() as conn:
                 return orjson.dumps(build(ProjectStore(conn, self._projects.users)))
-        return Response(await run_in_threadpool(run), media_type=JSON_TYPE)
-
-    async def _columns(self, project: dict[str, Any], with_handles: bool, with_replicas: bool) -> Response:
-        body = await run_in_threadpool(project_columns, self._readers, project, with_handles, with_replicas)
-        return Response(body, media_type=COLUMNS_TYPE)
+        return _in_thread(run, JSON_TYPE)
 
     def projects(self, call: Call) -> Awaitable[Response]:
         """Projects filtered by owner (default: the caller), state, not_state and attributes."""
@@ -166,7 +169,7 @@ class DDEndpoints:
                 raise bad_request("attributes must be a URL-encoded JSON object")
         state, not_state = call.param("state") or None, call.param("not_state") or None
         with_handles, with_replicas = call.flag("with_handles", "yes"), call.flag("with_replicas", "yes")
-        return self._off_loop(lambda store: store.listing(owner, state, not_state, attributes, with_handles,
+        return self._listing(lambda store: store.listing(owner, state, not_state, attributes, with_handles,
                                                           with_replicas))
 
     def search_projects(self, call: Call) -> Response:
@@ -339,12 +342,8 @@ class DDEndpoints:
         project_id = _project_id(call)
         if COLUMNS_TYPE in call.request.headers.get("accept", ""):
             self._projects.require(project_id)
-            return self._columnar_log(project_id)
+            return _in_thread(lambda: handle_log_columns(self._readers, project_id), COLUMNS_TYPE)
         return json_response(self._projects.handle_log(project_id))
-
-    async def _columnar_log(self, project_id: int) -> Response:
-        body = await run_in_threadpool(handle_log_columns, self._readers, project_id)
-        return Response(body, media_type=COLUMNS_TYPE)
 
     def file_handle(self, call: Call) -> Response:
         """One handle with replicas, by ``handle_id`` or ``project_id`` + DID; null when absent."""
