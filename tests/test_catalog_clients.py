@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -85,7 +87,10 @@ def test_upstream_datasets_and_namespaces(upstream: UpstreamClient) -> None:
 def _cli(url: str, tmp: Path, *args: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "METACAT_SERVER_URL": url, "HOME": str(tmp)}
     env.pop("METACAT_AUTH_SERVER_URL", None)
-    return subprocess.run(["metacat", *args], env=env, capture_output=True, text=True, timeout=60)
+    beside_python = Path(sys.executable).with_name("metacat")
+    exe = str(beside_python) if beside_python.is_file() else shutil.which("metacat")
+    assert exe, "the metacat CLI (metacat-client) is not installed"
+    return subprocess.run([exe, *args], env=env, capture_output=True, text=True, timeout=60)
 
 
 def test_cli_query(catalog_url: str, tmp_path: Path) -> None:  # noqa: F811
