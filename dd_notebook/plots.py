@@ -19,10 +19,8 @@ from matplotlib.ticker import MaxNLocator
 from .analysis import durations as _durations
 from .analysis import resample_timeline, state_timeline, throughput
 from .frames import HANDLE_STATES, proximity_matrix
+from .palette import AVAILABILITY_COLORS, OUTCOME_COLORS, STATE_COLORS
 
-STATE_COLORS = {"initial": "#9e9e9e", "reserved": "#1f77b4", "done": "#2ca02c", "failed": "#d62728"}
-OUTCOME_COLORS = {"done": "#2ca02c", "failed": "#d62728", "worker_timeout": "#ff7f0e", "reset": "#9467bd"}
-AVAILABILITY_COLORS = {"usable": "#2ca02c", "not staged": "#ff7f0e", "RSE down": "#d62728", "RSE disabled": "#7f7f7f"}
 TIME_LABEL = "time (UTC)"
 
 
