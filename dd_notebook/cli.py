@@ -1,4 +1,4 @@
-"""Command line: ``dd-notebook serve`` and ``dd-notebook user add``."""
+"""Command line: ``dd-notebook demo | serve | simulate | report | user add``."""
 
 from __future__ import annotations
 
@@ -8,6 +8,10 @@ import sys
 from pathlib import Path
 
 import platformdirs
+
+from .demo_cli import register as register_demo
+from .report.cli import register as register_report
+from .sim.cli import register as register_simulate
 
 DEFAULT_PORT = 8080
 
@@ -21,15 +25,19 @@ def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from .server.app import ServerApp, SweepSettings
-    from .server.db import connect
+    from .server.db import InsecureDatabaseError, connect
     from .server.demo import DEMO_USERS, seed_demo
 
     db_path = Path(args.db) if args.db else default_db_path()
-    if args.demo:
-        conn = connect(db_path)
-        seed_demo(conn, args.demo_files)
-        conn.close()
-    app = ServerApp(db_path, SweepSettings(args.sweep_interval, max(args.sweep_interval, 10.0)))
+    try:
+        if args.demo:
+            conn = connect(db_path)
+            seed_demo(conn, args.demo_files)
+            conn.close()
+        app = ServerApp(db_path, SweepSettings(args.sweep_interval, max(args.sweep_interval, 10.0)))
+    except InsecureDatabaseError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     base = f"http://{args.host}:{args.port}"
     print(f"dd-notebook server on {base}, database {db_path}")
     print(f"export DATA_DISPATCHER_URL={base}/dd/data")
@@ -88,6 +96,9 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("--role", action="append", help="role membership (repeatable)")
     add.add_argument("--db", help=f"SQLite file (default {default_db_path()})")
     add.set_defaults(func=_user_add)
+    register_demo(commands)
+    register_simulate(commands)
+    register_report(commands)
     return parser
 
 

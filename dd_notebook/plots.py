@@ -17,7 +17,7 @@ from matplotlib.axes import Axes
 from matplotlib.ticker import MaxNLocator
 
 from .analysis import durations as _durations
-from .analysis import resample_timeline, state_timeline, throughput
+from .analysis import NO_REPLICA, resample_timeline, state_timeline, throughput
 from .frames import HANDLE_STATES, proximity_matrix
 from .palette import AVAILABILITY_COLORS, OUTCOME_COLORS, STATE_COLORS
 
@@ -68,53 +68,123 @@ def _no_data(ax: Axes, what: str) -> None:
     ax.text(0.5, 0.5, f"no {what}", transform=ax.transAxes, ha="center", va="center", color="0.4")
 
 
+def _covered_edges(table: pd.DataFrame, step_ns: int, span: tuple[int, int] | None) -> tuple[np.ndarray, np.ndarray]:
+    """Left and right ends (int64 ns) of the part of each bin the log covers.
+
+    Interior bins are covered in full; the first starts at the first event and
+    the last ends at the last one. ``span`` (first, last event) settles a
+    single bin; without it a single bin is drawn from its start.
+    """
+    lefts = table.index.asi8.copy()
+    rights = lefts + step_ns
+    covered = np.round(table["covered_s"].to_numpy(dtype=float) * 1e9).astype(np.int64)
+    if span is not None:
+        lefts[0], rights[-1] = max(lefts[0], span[0]), min(rights[-1], span[1])
+    elif len(table) > 1:
+        lefts[0], rights[-1] = rights[0] - covered[0], lefts[-1] + covered[-1]
+    else:
+        rights[0] = lefts[0] + covered[0]
+    return lefts, rights
+
+
+#: Edge bins covering less than this share of their width are drawn merged with their neighbour.
+SLIVER = 0.25
+
+
+def _step_rates(table: pd.DataFrame, lefts: np.ndarray, rights: np.ndarray, step_s: float) -> dict[str, np.ndarray]:
+    """Step edges and per-minute rates of done and failed files, one step per bin.
+
+    A first or last bin covering less than :data:`SLIVER` of its width (a
+    second or two of log) would show a rate made of one or two files; it is
+    merged with its neighbour (counts and covered seconds added up).
+    """
+    covered = table["covered_s"].to_numpy(dtype=float).copy()
+    done = table["done"].to_numpy(dtype=float).copy()
+    failed = (table["failed"] + table["worker_timeout"]).to_numpy(dtype=float).copy()
+    keep = np.ones(len(table), dtype=bool)
+    for edge, neighbour in ((-1, -2), (0, 1)):
+        if keep.sum() > 1 and covered[edge] < SLIVER * step_s:
+            for values in (covered, done, failed):
+                values[neighbour] += values[edge]
+            keep[edge] = False
+    starts, ends = lefts.copy(), rights.copy()
+    if not keep[0]:
+        starts[1] = starts[0]
+    if not keep[-1]:
+        ends[-2] = ends[-1]
+    starts, ends = starts[keep], ends[keep]
+    per_min = np.divide(60.0, covered[keep], out=np.full(int(keep.sum()), np.nan), where=covered[keep] > 0)
+    return {"edges": _as_datetimes(np.append(starts[:1], ends)), "done": done[keep] * per_min,
+            "failed": failed[keep] * per_min}
+
+
+def _as_datetimes(ns: np.ndarray) -> np.ndarray:
+    return np.asarray(ns, dtype=np.int64).view("M8[ns]")
+
+
 def plot_throughput(
     data: pd.DataFrame,
     freq: str | pd.Timedelta = "1min",
     *,
     window: int = 5,
+    until: pd.Timestamp | str | None = None,
     ax: Axes | None = None,
 ) -> Axes:
-    """Stacked steps of files done and failed per minute in each bin, with rolling rates as lines.
+    """Stacked steps of files done and failed per minute in each bin, with the centred rolling rates as lines.
+
+    Every bin's height is its count divided by the time it covers (see
+    :func:`dd_notebook.analysis.throughput`), and the steps span only the
+    covered time: the first starts at the first event, the last ends at the
+    last event (or ``until``), so partly covered edge bins show their true rate.
 
     Parameters
     ----------
     data
         An events frame, or the result of :func:`dd_notebook.analysis.throughput`.
-    freq, window
-        Bin width and rolling window (used when ``data`` is an events frame).
+    freq, window, until
+        Bin width, rolling window (bins, centred) and end of the observed span,
+        used when ``data`` is an events frame.
     """
     ax = _axes(ax)
     computed = "event" in data.columns
-    table = throughput(data, freq, window=window) if computed else data
-    rolling = f"rolling mean ({window} bins)" if computed else "rolling mean"
+    table = throughput(data, freq, window=window, until=until) if computed else data
+    rolling = f"rolling rate ({window} bins, centred)" if computed else "rolling rate"
     ax.set_ylabel("files / min")
     _time_axis(ax)
     if table.empty:
         _no_data(ax, "events")
         return ax
     step_s = (table.index[1] - table.index[0]).total_seconds() if len(table) > 1 else pd.Timedelta(freq).total_seconds()
-    per_min = 60.0 / step_s
-    starts = _naive_utc(table.index)
-    width = pd.Timedelta(seconds=step_s).to_numpy()
-    edges = np.append(starts, starts[-1] + width)
-    done = table["done"].to_numpy() * per_min
-    failed = (table["failed"] + table["worker_timeout"]).to_numpy() * per_min
-    ax.stairs(done, edges, fill=True, color=STATE_COLORS["done"], alpha=0.45, label="done")
-    ax.stairs(done + failed, edges, baseline=done, fill=True, color=STATE_COLORS["failed"], alpha=0.45,
+    span = None
+    if computed:
+        times = pd.DatetimeIndex(data["t"]).dropna()
+        end = max(times.max(), pd.Timestamp(until)) if until is not None else times.max()
+        span = (times.min().as_unit("ns").value, pd.Timestamp(end).as_unit("ns").value)
+    lefts, rights = _covered_edges(table, int(round(step_s * 1e9)), span)
+    steps = _step_rates(table, lefts, rights, step_s)
+    done, failed = steps["done"], steps["failed"]
+    ax.stairs(done, steps["edges"], fill=True, color=STATE_COLORS["done"], alpha=0.45, label="done")
+    ax.stairs(done + failed, steps["edges"], baseline=done, fill=True, color=STATE_COLORS["failed"], alpha=0.45,
               label="failed + timed out")
-    centre = starts + width // 2
+    centre = _as_datetimes(lefts + (rights - lefts) // 2)
     ax.plot(centre, table["done_per_s"].to_numpy() * 60.0, color=STATE_COLORS["done"], lw=2,
             label=f"done, {rolling}")
     ax.plot(centre, table["failed_per_s"].to_numpy() * 60.0, color=STATE_COLORS["failed"], lw=1.5,
             label=f"failed, {rolling}")
-    ax.legend(loc="upper left", fontsize="small")
-    ax.set_title(f"Throughput ({_duration_text(step_s)} bins)")
+    top = np.nanmax(np.concatenate([done + failed, table["done_per_s"].to_numpy() * 60.0, [0.0]]))
+    ax.set_ylim(0, top * 1.35 if top > 0 else 1.0)  # headroom for the legend
+    ax.legend(loc="upper center", ncols=2, fontsize="small")
+    ax.set_title(f"Throughput ({_duration_text(step_s)} bins, rates over the time each bin covers)")
     return ax
 
 
 def plot_failure_rates(rates: pd.DataFrame, *, ax: Axes | None = None, max_groups: int = 30) -> Axes:
-    """Horizontal bars of failure rate (%) per group, annotated with the number of releases.
+    """Horizontal bars of failure rate (%) per group with their confidence interval, and the number of releases.
+
+    The error bars are the ``ci_low`` / ``ci_high`` interval of
+    :func:`dd_notebook.analysis.failure_rates` (Wilson score); the rate axis
+    ends a little beyond the highest upper bound (at most 100 %), and the
+    ``n=`` release counts stand in a column right of the axes.
 
     Parameters
     ----------
@@ -133,11 +203,22 @@ def plot_failure_rates(rates: pd.DataFrame, *, ax: Axes | None = None, max_group
     shown = rates.nlargest(max_groups, "releases").sort_index() if len(rates) > max_groups else rates
     labels = [str(v) for v in shown.index]
     percent = shown["failure_rate"].to_numpy(dtype=float) * 100.0
+    has_ci = {"ci_low", "ci_high"} <= set(shown.columns)
+    high = shown["ci_high"].to_numpy(dtype=float) * 100.0 if has_ci else percent
     bars = ax.barh(labels, percent, color=STATE_COLORS["failed"], alpha=0.75)
-    ax.bar_label(bars, labels=[f"n={n}" for n in shown["releases"]], padding=3, fontsize="small")
-    ax.set_xlim(0, 115)
+    if has_ci:
+        low = shown["ci_low"].to_numpy(dtype=float) * 100.0
+        ax.errorbar(percent, labels, xerr=np.vstack([percent - low, high - percent]), fmt="none", ecolor="0.2",
+                    elinewidth=1.0, capsize=3)
+    for bar, n in zip(bars, shown["releases"]):
+        ax.text(1.01, bar.get_y() + bar.get_height() / 2, f"n={n:,}", transform=ax.get_yaxis_transform(),
+                ha="left", va="center", fontsize="small", clip_on=False)
+    ax.set_xlim(0, min(100.0, max(float(np.nanmax(high)) * 1.15, 1.0)))
     ax.invert_yaxis()
-    ax.set_title(f"Failure rate by {group}")
+    confidence = rates.attrs.get("confidence")
+    interval = f"{confidence:.0%} Wilson interval" if confidence else "Wilson interval"
+    note = "; no replicas" if group == "rse" and labels == [NO_REPLICA] else ""
+    ax.set_title(f"Failure rate by {group} (error bars: {interval}{note})")
     return ax
 
 

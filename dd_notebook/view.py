@@ -18,7 +18,7 @@ from __future__ import annotations
 import html
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from functools import cached_property
 from typing import Any, Protocol
 
@@ -28,25 +28,30 @@ from matplotlib.axes import Axes
 from . import plots
 from .analysis import ProjectSummary, failure_rates, project_summary
 from .frames import HANDLE_STATES, events_frame, handles_frame, is_columnar, replicas_frame
+from .palette import ERROR_COLOR, PROJECT_STATE_COLORS, STATE_COLORS
 
 log = logging.getLogger(__name__)
 
-_CSS = """
-.dd-view { font-family: var(--jp-ui-font-family, sans-serif); font-size: 13px; max-width: 44em; }
-.dd-view .dd-head { font-weight: 600; margin-bottom: 4px; }
-.dd-view .dd-state { padding: 0 6px; border-radius: 8px; color: #fff; background: #607d8b; font-weight: 500; }
-.dd-view .dd-state-active { background: #1f77b4; }
-.dd-view .dd-state-done { background: #2ca02c; }
-.dd-view .dd-state-failed, .dd-view .dd-state-cancelled { background: #d62728; }
-.dd-view .dd-state-abandoned, .dd-view .dd-state-held { background: #7f7f7f; }
-.dd-view .dd-bar { display: flex; height: 10px; margin: 6px 0; border-radius: 3px; overflow: hidden;
-  background: #eee; }
-.dd-view .dd-initial { background: #9e9e9e; } .dd-view .dd-reserved { background: #1f77b4; }
-.dd-view .dd-done { background: #2ca02c; } .dd-view .dd-failed { background: #d62728; }
-.dd-view table { border-collapse: collapse; }
-.dd-view th { text-align: left; font-weight: 500; padding: 1px 12px 1px 0; color: #555; }
-.dd-view td { padding: 1px 12px 1px 0; font-family: var(--jp-code-font-family, monospace); }
-.dd-view .dd-error { color: #d62728; }
+_FALLBACK_COLOR = "#607d8b"
+_CELL = "padding:1px 12px 1px 0;vertical-align:top;border:none;background:transparent;line-height:1.4"
+# Inline styles beat the notebook front-ends' own ``th``/``td``/``table`` rules (JupyterLab and
+# Voila right-align cells, centre tables and stripe rows), whatever their selectors' weight.
+_TABLE_STYLE = "border-collapse:collapse;margin:0;table-layout:auto;border:none"
+_ROW_STYLE = "background:transparent;border:none"
+_TH_STYLE = f"text-align:left;font-weight:500;color:#555;white-space:nowrap;{_CELL}"
+_TD_STYLE = (f"text-align:left;font-family:var(--jp-code-font-family, monospace);"
+             f"white-space:normal;overflow-wrap:anywhere;{_CELL}")
+
+_CSS = f"""
+.dd-view {{ font-family: var(--jp-ui-font-family, sans-serif); font-size: 13px; max-width: 44em;
+  text-align: left; color: var(--jp-ui-font-color1, #222); }}
+.dd-view .dd-head {{ font-weight: 600; margin-bottom: 4px; }}
+.dd-view .dd-state {{ padding: 0 6px; border-radius: 8px; color: #fff; background: {_FALLBACK_COLOR};
+  font-weight: 500; }}
+.dd-view .dd-bar {{ display: flex; height: 10px; margin: 6px 0; border-radius: 3px; overflow: hidden;
+  background: #eee; max-width: 36em; }}
+.dd-view details summary {{ cursor: pointer; color: #555; margin-top: 4px; }}
+.dd-view .dd-error {{ color: {ERROR_COLOR}; }}
 """
 STYLE = f"<style>{_CSS}</style>"
 """The view's stylesheet, built once at import and scoped to ``.dd-view``."""
@@ -209,11 +214,13 @@ class ProjectView:
         state = str(project.get("state", ""))
         head = (
             f"<div class='dd-head'>Project {_text(project.get('project_id', self.project_id))} "
-            f"<span class='dd-state dd-state-{_text(state)}'>{_text(state)}</span> "
+            f"<span class='dd-state dd-state-{_text(state)}' style='background:"
+            f"{PROJECT_STATE_COLORS.get(state, _FALLBACK_COLOR)}'>{_text(state)}</span> "
             f"owner {_text(project.get('owner'))}</div>"
         )
         segments = "".join(
-            f"<div class='dd-{s}' style='width:{100.0 * n / total:.3f}%' title='{s}: {n}'></div>"
+            f"<div class='dd-{s}' style='width:{100.0 * n / total:.3f}%;"
+            f"background:{STATE_COLORS.get(s, _FALLBACK_COLOR)}' title='{s}: {n}'></div>"
             for s, n in counts.items() if total and n
         )
         rows = [("files", f"{total} ({', '.join(f'{s} {n}' for s, n in counts.items())})")]
@@ -226,9 +233,15 @@ class ProjectView:
             ("users", project.get("users")),
             ("roles", project.get("roles")),
         ]
-        table = "".join(f"<tr><th>{_text(k)}</th><td>{_text(v)}</td></tr>" for k, v in rows if v not in (None, []))
+        table = _fields_table((k, v) for k, v in rows if v not in (None, []))
         attributes = project.get("attributes") or {}
-        attr_rows = "".join(f"<tr><th>{_text(k)}</th><td>{_text(v)}</td></tr>" for k, v in attributes.items())
-        details = (f"<details><summary>attributes ({len(attributes)})</summary><table>{attr_rows}</table></details>"
-                   if attributes else "")
-        return f"{head}<div class='dd-bar'>{segments}</div><table>{table}</table>{details}"
+        details = (f"<details><summary>attributes ({len(attributes)})</summary>"
+                   f"{_fields_table(attributes.items())}</details>" if attributes else "")
+        return f"{head}<div class='dd-bar'>{segments}</div>{table}{details}"
+
+
+def _fields_table(rows: Iterable[tuple[Any, Any]]) -> str:
+    """A two-column name/value table, left-aligned by inline styles, values escaped."""
+    body = "".join(f"<tr style='{_ROW_STYLE}'><th style='{_TH_STYLE}'>{_text(k)}</th>"
+                   f"<td style='{_TD_STYLE}'>{_text(v)}</td></tr>" for k, v in rows)
+    return f"<table class='dd-fields' style='{_TABLE_STYLE}'><tbody>{body}</tbody></table>"

@@ -8,23 +8,26 @@ here talks to a server.
 ``throughput``              done / failed / timed out per time bin, rolling rate
 ``state_timeline``          handles per state after every event (exact)
 ``resample_timeline``       the timeline at fixed steps, for plotting
-``failure_rates``           failure rate per worker, attempt, RSE or attribute
+``failure_rates``           failure rate per worker, attempt, RSE or attribute, with a Wilson interval
+``wilson_interval``         binomial confidence interval of a rate
 ``worker_timeout_counts``   worker timeouts per group
 ``retry_counts``            reservations, failures, timeouts, resets per file
 ``permanent_failures``      files whose current state is ``failed``
 ``durations``               reserve-to-release time of every reservation
-``eta``                     expected completion from the recent rate
+``eta``                     expected completion from the recent rate, and what it is based on
 ``project_summary``         all headline numbers in one call
 ==========================  ==================================================
 """
 
+from .completion import Eta, eta
 from .durations import OUTCOMES, durations
-from .failures import failure_rates, permanent_failures, retry_counts, worker_timeout_counts
+from .failures import NO_REPLICA, failure_rates, permanent_failures, retry_counts, wilson_interval, worker_timeout_counts
 from .summary import ProjectSummary, project_summary
-from .throughput import Eta, eta, throughput
+from .throughput import throughput
 from .timeline import resample_timeline, state_timeline
 
 __all__ = [
+    "NO_REPLICA",
     "OUTCOMES",
     "Eta",
     "ProjectSummary",
@@ -37,5 +40,6 @@ __all__ = [
     "retry_counts",
     "state_timeline",
     "throughput",
+    "wilson_interval",
     "worker_timeout_counts",
 ]

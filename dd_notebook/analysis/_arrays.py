@@ -170,6 +170,31 @@ def _file_table_column(table: pd.DataFrame, by: str, attr_prefix: str) -> pd.Ser
     raise KeyError(f"no column {by!r} or {attr_prefix + by!r} and no 'attributes' to take it from")
 
 
+#: Group label of files without any replica when grouping by RSE.
+NO_REPLICA = "no replica"
+
+
+def _take(table_codes: np.ndarray, position: np.ndarray) -> np.ndarray:
+    """``table_codes[position]`` per file, -1 where the file is not in the table (position -1)."""
+    if not len(table_codes):
+        return np.full(len(position), -1, dtype=np.int64)
+    return np.where(position >= 0, table_codes[np.maximum(position, 0)], -1)
+
+
+def _rse_groups(files: Files, replicas: pd.DataFrame) -> Groups:
+    """Preferred-RSE group per file key; files without a replica go to the :data:`NO_REPLICA` group."""
+    if replicas.empty:
+        return Groups(np.zeros(files.count, dtype=np.int64), pd.Index([NO_REPLICA], name="rse"))
+    table = preferred_rse(replicas)
+    position = per_file(files, table)
+    rse_groups = _groups_from_values(table["rse"].reset_index(drop=True), "rse")
+    per_key = _take(rse_groups.codes, position)
+    if (per_key >= 0).all():
+        return Groups(per_key, rse_groups.labels)
+    labels = rse_groups.labels.append(pd.Index([NO_REPLICA], name="rse"))
+    return Groups(np.where(per_key >= 0, per_key, len(labels) - 1), labels)
+
+
 def groups_of(
     events: pd.DataFrame,
     by: str,
@@ -178,23 +203,25 @@ def groups_of(
     replicas: pd.DataFrame | None = None,
     attr_prefix: str = "attr.",
 ) -> Groups:
-    """Group every event row by an events column, the file's preferred RSE, or a handles column/attribute."""
+    """Group every event row by an events column, the file's preferred RSE, or a handles column/attribute.
+
+    Grouping by ``"rse"`` puts files without any replica (every file of a
+    virtual project) in the group :data:`NO_REPLICA`.
+    """
     if by in events.columns:
         return _groups_from_values(events[by], by)
+    files = files_of(events)
     if by == "rse":
         if replicas is None:
             raise KeyError("grouping by 'rse' needs replicas=replicas_frame(...)")
-        table = preferred_rse(replicas)
-        column = table["rse"]
+        file_groups = _rse_groups(files, replicas)
     else:
         if handles is None:
             raise KeyError(f"{by!r} is not an events column; pass handles=handles_frame(...) to group by it")
-        table = handles
-        column = _file_table_column(handles, by, attr_prefix)
-    files = files_of(events)
-    position = per_file(files, table)
-    file_groups = _groups_from_values(column.reset_index(drop=True), by)
-    per_key = np.where(position >= 0, file_groups.codes[np.maximum(position, 0)], -1)
+        position = per_file(files, handles)
+        values = _groups_from_values(_file_table_column(handles, by, attr_prefix).reset_index(drop=True), by)
+        file_groups = Groups(_take(values.codes, position), values.labels)
+    per_key = file_groups.codes
     return Groups(per_key[files.keys] if files.count else np.full(len(events), -1), file_groups.labels)
 
 

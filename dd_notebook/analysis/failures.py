@@ -1,14 +1,57 @@
-"""Failures: rates per group, retries and timeouts per file, files that failed for good."""
+"""Failures: rates per group with their uncertainty, retries and timeouts per file, files that failed for good."""
 
 from __future__ import annotations
+
+from statistics import NormalDist
 
 import numpy as np
 import pandas as pd
 
 from ..frames import HANDLE_EVENTS, HANDLE_STATE_DTYPE, HANDLE_STATES
-from ._arrays import EVENT_CODE, STATE_CODE, codes, count_by, files_of, groups_of, require
+from ._arrays import EVENT_CODE, NO_REPLICA, STATE_CODE, codes, count_by, files_of, groups_of, require
 
-FAILURE_RATE_COLUMNS = ("done", "failed", "worker_timeout", "releases", "failure_rate")
+__all__ = ["NO_REPLICA", "failure_rates", "permanent_failures", "retry_counts", "wilson_interval",
+           "worker_timeout_counts"]
+
+FAILURE_RATE_COLUMNS = ("done", "failed", "worker_timeout", "releases", "failure_rate", "ci_low", "ci_high")
+
+#: Default confidence level of the failure-rate intervals.
+CONFIDENCE = 0.95
+
+
+def wilson_interval(
+    failures: np.ndarray | int, trials: np.ndarray | int, confidence: float = CONFIDENCE
+) -> tuple[np.ndarray, np.ndarray]:
+    """Wilson score interval of a binomial proportion ``failures / trials``.
+
+    Unlike the normal approximation it stays inside [0, 1] and does not
+    collapse to zero width at 0 % or 100 %, which matters for the small groups
+    (a worker with 3 releases) that failure-rate tables are full of.
+
+    Parameters
+    ----------
+    failures, trials
+        Counts (arrays broadcast together); ``trials`` must be positive.
+    confidence
+        Two-sided confidence level, between 0 and 1 (default 0.95).
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        Lower and upper bounds, as fractions.
+    """
+    if not 0.0 < confidence < 1.0:
+        raise ValueError(f"confidence must be between 0 and 1, got {confidence!r}")
+    k = np.asarray(failures, dtype=np.float64)
+    n = np.asarray(trials, dtype=np.float64)
+    if (n <= 0).any():
+        raise ValueError("wilson_interval needs at least one trial per group")
+    z = NormalDist().inv_cdf(0.5 + confidence / 2.0)
+    p = k / n
+    z2n = z * z / n
+    centre = (p + z2n / 2.0) / (1.0 + z2n)
+    half = z * np.sqrt(p * (1.0 - p) / n + z2n / (4.0 * n)) / (1.0 + z2n)
+    return np.clip(centre - half, 0.0, 1.0), np.clip(centre + half, 0.0, 1.0)
 
 
 def failure_rates(
@@ -18,8 +61,9 @@ def failure_rates(
     handles: pd.DataFrame | None = None,
     replicas: pd.DataFrame | None = None,
     attr_prefix: str = "attr.",
+    confidence: float = CONFIDENCE,
 ) -> pd.DataFrame:
-    """How often reservations end badly, per group.
+    """How often reservations end badly, per group, with a binomial confidence interval.
 
     Every reservation ends in ``done``, ``failed`` (a failed release, retried
     or not) or ``worker_timeout``; the failure rate of a group is
@@ -36,7 +80,9 @@ def failure_rates(
           number a release ends);
         * ``"rse"``: the RSE of each file's preferred replica (usable first,
           then lowest ``preference``, then name) -- needs ``replicas``; DD does
-          not record which replica a worker actually read;
+          not record which replica a worker actually read. Files without any
+          replica (all files of a virtual project) form the group
+          ``"no replica"``;
         * any handles column or file attribute (``"tag"`` finds ``tag``,
           ``attr.tag`` or ``attributes["tag"]``) -- needs ``handles``.
     handles, replicas
@@ -44,13 +90,17 @@ def failure_rates(
         :func:`~dd_notebook.frames.replicas_frame` of the same project(s).
     attr_prefix
         Prefix of expanded attribute columns in ``handles``.
+    confidence
+        Level of the ``ci_low`` / ``ci_high`` interval (default 0.95).
 
     Returns
     -------
     pandas.DataFrame
-        Indexed by group (named ``by``), sorted by group label, with int64
-        ``done``, ``failed``, ``worker_timeout``, ``releases`` and float
-        ``failure_rate``; groups without any release are left out.
+        Indexed by group (named ``by``), sorted by group label (``"no replica"``
+        last), with int64 ``done``, ``failed``, ``worker_timeout``,
+        ``releases``, float ``failure_rate`` and its Wilson score interval
+        ``ci_low``, ``ci_high`` (fractions; see :func:`wilson_interval`);
+        groups without any release are left out.
     """
     require(events, ["event"], "failure_rates")
     groups = groups_of(events, by, handles=handles, replicas=replicas, attr_prefix=attr_prefix)
@@ -62,8 +112,15 @@ def failure_rates(
     frame = pd.DataFrame(counts, index=groups.labels)
     frame["releases"] = frame["done"] + frame["failed"] + frame["worker_timeout"]
     frame = frame[frame["releases"] > 0].copy()
-    frame["failure_rate"] = (frame["failed"] + frame["worker_timeout"]) / frame["releases"]
-    return frame[list(FAILURE_RATE_COLUMNS)]
+    bad = frame["failed"] + frame["worker_timeout"]
+    frame["failure_rate"] = bad / frame["releases"]
+    if len(frame):
+        frame["ci_low"], frame["ci_high"] = wilson_interval(bad.to_numpy(), frame["releases"].to_numpy(), confidence)
+    else:
+        frame["ci_low"] = frame["ci_high"] = np.array([], dtype=np.float64)
+    frame = frame[list(FAILURE_RATE_COLUMNS)]
+    frame.attrs["confidence"] = confidence
+    return frame
 
 
 def worker_timeout_counts(

@@ -28,6 +28,8 @@ from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+from ..server.db import private_umask
+
 __all__ = [
     "DEFAULT_HOT_KEYS",
     "VTYPE_BOOL",
@@ -246,7 +248,11 @@ def connect(db_path: str | Path, *, busy_timeout_ms: int = 30000, check_same_thr
     Returns:
         A connection in autocommit-off default mode with ``mc_regexp`` registered.
     """
-    conn = sqlite3.connect(str(db_path), check_same_thread=check_same_thread, timeout=busy_timeout_ms / 1000)
+    if str(db_path) != ":memory:" and not Path(db_path).exists():
+        with private_umask():  # the file will hold the server's secrets too: create it private to the user
+            conn = sqlite3.connect(str(db_path), check_same_thread=check_same_thread, timeout=busy_timeout_ms / 1000)
+    else:
+        conn = sqlite3.connect(str(db_path), check_same_thread=check_same_thread, timeout=busy_timeout_ms / 1000)
     conn.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
     register_functions(conn)
     if create_schema:

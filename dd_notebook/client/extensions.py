@@ -13,6 +13,7 @@ import gc
 import json
 import os
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -21,10 +22,18 @@ from .errors import EndpointUnavailableError, NotFoundError, ServerError
 from .http import decode_response
 from .projects import ProjectsMixin
 
-__all__ = ["COLUMNS_TYPE", "FILE_PROPERTIES", "NotebookExtensionsMixin", "copy_file_fields", "parse_columns"]
+__all__ = ["COLUMNS_TYPE", "FILE_PROPERTIES", "HandleLogPage", "NotebookExtensionsMixin", "copy_file_fields",
+           "parse_columns"]
 
 #: Media type of the embedded server's column-oriented project listing.
 COLUMNS_TYPE = "application/vnd.dd-notebook.columns+jsonl"
+
+#: Response headers of an incremental handle log: the next cursor, and ``yes`` when more records wait.
+LOG_CURSOR_HEADER = "X-DD-Log-Cursor"
+LOG_MORE_HEADER = "X-DD-Log-More"
+
+#: Project ids per ``project_counts`` request (the embedded server accepts up to 5,000).
+PROJECT_COUNTS_BATCH = 1000
 
 #: MetaCat file-record keys that ``ddisp project create -c`` copies from the top
 #: level of the record; every other name (and any dotted name) comes from ``metadata``.
@@ -140,6 +149,58 @@ class NotebookExtensionsMixin(ProjectsMixin):
                 return parse_columns(body)
         return self.get_handles_log(project_id, gui_url=gui_url)
 
+    def get_handles_log_page(
+        self, project_id: int, after: int = 0, limit: int | None = None, columns: bool = True
+    ) -> HandleLogPage:
+        """Return the handle-log records added after a cursor, and the cursor to ask with next (extension).
+
+        Uses ``GET project_handles_log?after=<cursor>`` of the embedded server:
+        only the records after the cursor are sent, so polling a project of 10^6
+        files costs as much as the records that are new. Start with ``after=0``
+        and pass the returned :attr:`HandleLogPage.cursor` the next time;
+        treat the cursor as opaque.
+
+        Args:
+            project_id: Project id.
+            after: Cursor from the previous page (0 for the beginning).
+            limit: Most records in one answer (the server caps it at 100,000).
+            columns: Ask for the column-oriented form (cheaper to parse).
+
+        Returns:
+            The page; its ``data`` is accepted by :func:`dd_notebook.frames.events_frame`.
+
+        Raises:
+            NotFoundError: the project does not exist.
+            BadRequestError: the cursor is not one of this server's.
+            EndpointUnavailableError: the server cannot send handle logs incrementally
+                (upstream servers).
+        """
+        params: list[tuple[str, Any]] = [("project_id", project_id), ("after", after), ("limit", limit)]
+        url = self._http.url("project_handles_log", params)
+        if "project_handles_log" not in self._missing_endpoints:
+            token = self._http.token
+            response = self._http.get_raw("project_handles_log", params, accept=COLUMNS_TYPE if columns else None)
+            cursor = response.headers.get(LOG_CURSOR_HEADER)
+            if response.status_code == 200 and cursor is not None:
+                more = response.headers.get(LOG_MORE_HEADER) == "yes"
+                if response.headers.get("Content-Type", "").startswith(COLUMNS_TYPE):
+                    data: Any = parse_columns(response.content)
+                    count = len(data["events"]["t"])
+                else:
+                    data = decode_response(response, token=token)
+                    count = len(data)
+                return HandleLogPage(data, int(cursor), more, count)
+            unsupported = response.status_code == 400 and "Unknown parameter" in response.text
+            if response.status_code != 200 and not unsupported:
+                try:
+                    decode_response(response, token=token)
+                except (ServerError, NotFoundError) as exc:
+                    self._note_missing("project_handles_log", exc)
+                    if "project_handles_log" not in self._missing_endpoints:
+                        raise
+        raise EndpointUnavailableError(url, None, "this Data Dispatcher server cannot send the handle log "
+                                                  "incrementally: poll snapshots with a ProjectRecorder instead")
+
     def project_files(
         self, project_id: int, state: str | None = None, ready_only: bool = False
     ) -> list[dict[str, Any]]:
@@ -179,6 +240,43 @@ class NotebookExtensionsMixin(ProjectsMixin):
             handles = [h for h in handles if h["state"] == "initial" and _has_available_replica(h)]
         return handles
 
+    def project_state_counts(self, project_ids: Iterable[int]) -> dict[int, dict[str, int]]:
+        """Return the handle counts per state of many projects, in one request per 1,000 ids (extension).
+
+        Uses ``GET project_counts`` of the embedded server (one ``GROUP BY`` on
+        the server, no handle is sent).
+
+        Args:
+            project_ids: The projects to count.
+
+        Returns:
+            ``{project_id: {"initial": n, "reserved": n, "done": n, "failed": n}}``;
+            ids of projects that do not exist are left out.
+
+        Raises:
+            EndpointUnavailableError: the server has no ``project_counts`` endpoint
+                (upstream servers): count the handles of each project instead.
+        """
+        ids = list(dict.fromkeys(int(p) for p in project_ids))
+        counts: dict[int, dict[str, int]] = {}
+        for start in range(0, len(ids), PROJECT_COUNTS_BATCH):
+            if "project_counts" in self._missing_endpoints:
+                break
+            params = [("project_ids", ",".join(str(p) for p in ids[start:start + PROJECT_COUNTS_BATCH]))]
+            try:
+                answer = self._http.get("project_counts", params)
+            except (ServerError, NotFoundError) as exc:
+                self._note_missing("project_counts", exc)
+                if "project_counts" not in self._missing_endpoints:
+                    raise
+                break
+            counts.update({int(pid): {state: int(n) for state, n in row.items()} for pid, row in answer.items()})
+        else:
+            return counts
+        raise EndpointUnavailableError(
+            self._http.url("project_counts"), None,
+            "this Data Dispatcher server cannot count the handles of many projects at once (no project_counts)")
+
     def create_project_from_query(
         self,
         query: str,
@@ -216,6 +314,24 @@ class NotebookExtensionsMixin(ProjectsMixin):
             {"namespace": r["namespace"], "name": r["name"], "attributes": copy_file_fields(r, fields)} for r in records
         ]
         return self.create_project(files, query=query, **create_project_options)
+
+
+@dataclass(frozen=True)
+class HandleLogPage:
+    """Handle-log records added after a cursor (:meth:`NotebookExtensionsMixin.get_handles_log_page`).
+
+    Attributes:
+        data: The records: ``{"project_id", "events": {column: [...]}, ...}`` in the
+            column-oriented form, else a list of handle-log records.
+        cursor: The cursor to send next time (unchanged when nothing was new).
+        more: More records wait beyond the page's limit: ask again at once.
+        count: Number of records in ``data``.
+    """
+
+    data: Any
+    cursor: int
+    more: bool
+    count: int
 
 
 def parse_columns(body: bytes) -> dict[str, Any]:

@@ -1,12 +1,17 @@
 """RSE and replica methods: the seed's ``list_rses``/``get_rse``/``set_rse_availability``
 plus the [2.0] admin methods (``create_rse``, ``update_rse``, ``delete_rse``) and the
-replica registration extension (``replica_available``, ``replica_unavailable``)."""
+replica registration extension (``replica_available``, ``replica_unavailable``), and the
+read-only extensions of the embedded server: the proximity map, a replica/dataset summary of
+files before a project exists, and whether the user may change RSEs."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from .base import ClientBase
+from .errors import (BadRequestError, EndpointUnavailableError, HTTPError, NotFoundError, PermissionDeniedError,
+                     ServerError)
 
 __all__ = ["RSEMixin"]
 
@@ -158,3 +163,74 @@ class RSEMixin(ClientBase):
         """
         params = [("rse", rse), ("namespace", namespace), ("name", name)]
         return self._http.get("replica_unavailable", params)
+
+    def get_proximity_map(self) -> list[dict[str, Any]]:
+        """Return the CPU-site/RSE proximity map (extension of the embedded server; not in the upstream API).
+
+        Returns:
+            Rows ``{"cpu", "rse", "proximity"}``, the input of
+            :func:`dd_notebook.frames.proximity_frame`.
+
+        Raises:
+            EndpointUnavailableError: the server has no ``proximity_map`` endpoint (upstream servers).
+        """
+        try:
+            return self._http.get("proximity_map")
+        except (NotFoundError, ServerError) as exc:
+            raise _unavailable(exc, "proximity_map", "the proximity map") from None
+
+    def file_summary(self, dids: Sequence[str]) -> dict[str, Any]:
+        """Return the replicas, RSE states and catalog datasets of files (extension of the embedded server).
+
+        Used to preview a project before it exists: the catalog does not know DD
+        replica state.
+
+        Args:
+            dids: ``"namespace:name"`` strings (at most 1,000,000).
+
+        Returns:
+            ``{"files": n, "rses": [{"name", "is_available", "is_tape", "is_enabled"}],
+            "replicas": {"file": [...], "rse": [...], "available": [...]},
+            "datasets": {"file": [...], "dataset": [...]} or None}``; ``file`` values
+            are positions in ``dids``.
+
+        Raises:
+            BadRequestError: a DID is malformed or there are too many.
+            EndpointUnavailableError: the server has no ``file_summary`` endpoint (upstream servers).
+        """
+        try:
+            answer = self._http.post("file_summary", {"dids": list(dids)}, none_if_not_found=False)
+        except (NotFoundError, ServerError) as exc:
+            raise _unavailable(exc, "file_summary", "replica summaries") from None
+        if not isinstance(answer, dict):
+            raise EndpointUnavailableError(self._http.url("file_summary"), None,
+                                           "this Data Dispatcher server has no file_summary endpoint")
+        return answer
+
+    def may_change_rses(self) -> bool:
+        """Tell whether the logged-in user may change RSEs (is an admin), without changing anything.
+
+        Neither the tokens nor the auth server's ``whoami`` carry the admin flag,
+        so this asks ``set_rse_availability`` with an invalid value: the server
+        checks the user before the value (dd-protocol §3.21), so an admin gets
+        400 and anyone else 403, and nothing is written. Works on upstream servers too.
+
+        Returns:
+            True for an admin.
+
+        Raises:
+            AuthenticationError: no token, or the server rejects it.
+        """
+        try:
+            self._http.get("set_rse_availability", [("name", ""), ("available", "check")])
+        except PermissionDeniedError:
+            return False
+        except BadRequestError:
+            return True
+        return True
+
+
+def _unavailable(exc: HTTPError, endpoint: str, what: str) -> EndpointUnavailableError:
+    return EndpointUnavailableError(exc.url, exc.status, f"this Data Dispatcher server does not provide {what} "
+                                    f"(no {endpoint} endpoint; it is an extension of the dd-notebook server)",
+                                    exc.body)

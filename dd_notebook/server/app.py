@@ -123,11 +123,21 @@ class ServerApp:
             await self.run_sweeps(force_idle=due)
 
     async def run_sweeps(self, force_idle: bool = False) -> None:
-        """Run the worker-timeout sweep, and the idle sweep when ``force_idle``; wait for the commit."""
+        """Run the worker-timeout sweep, and the idle sweep when ``force_idle``; wait for the commit.
+
+        Never raises: a failing sweep is logged and tried again at its next
+        period, so neither start-up nor the background task can be stopped by
+        what the database holds.
+        """
+        sweeps = [self.dispatcher.sweep_worker_timeouts]
+        if force_idle:
+            sweeps.append(self.dispatcher.sweep_idle_projects)
+        for sweep in sweeps:
+            try:
+                sweep()
+            except Exception:  # the sweeper must outlive any database content
+                log.exception("background sweep %s failed; will retry", sweep.__name__)
         try:
-            self.dispatcher.sweep_worker_timeouts()
-            if force_idle:
-                self.dispatcher.sweep_idle_projects()
             await self.commits.flush()
         except (sqlite3.Error, CommitFailed):
-            log.exception("background sweep failed; will retry")
+            log.exception("commit of the background sweeps failed; will retry")

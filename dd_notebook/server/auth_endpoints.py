@@ -78,7 +78,7 @@ class AuthEndpoints:
         ha2 = hashlib.md5(f"{call.request.method}:{fields['uri']}".encode()).hexdigest()
         expected = hashlib.md5(":".join((ha1, fields["nonce"], fields["nc"], fields["cnonce"], fields["qop"],
                                          ha2)).encode()).hexdigest()
-        if not hmac.compare_digest(expected, fields["response"].lower()):
+        if not hmac.compare_digest(expected.encode(), fields["response"].lower().encode()):
             raise unauthorized("Authentication failed\n")
         return fields["username"]
 
@@ -95,7 +95,7 @@ class AuthEndpoints:
             age = time.time() - float(stamp)
         except ValueError:
             return False
-        return 0 <= age < NONCE_LIFETIME and hmac.compare_digest(mac, self._nonce_mac(stamp))
+        return 0 <= age < NONCE_LIFETIME and hmac.compare_digest(mac.encode(), self._nonce_mac(stamp).encode())
 
     def _password(self, call: Call) -> str:
         text = call.body.decode("utf-8", errors="replace")

@@ -21,6 +21,7 @@ from typing import Any
 
 import orjson
 
+from .projects import check_log_cursor, log_has_more
 from .readers import ReadConnections
 
 COLUMNS_TYPE = "application/vnd.dd-notebook.columns+jsonl"
@@ -99,6 +100,30 @@ _EVENT_COLUMNS = {
 }
 _EVENTS_SQL = (f"SELECT {_arrays(_EVENT_COLUMNS)} FROM (SELECT t, namespace, name, data FROM handle_log "
                "WHERE project_id = ? AND type = 'state' ORDER BY t, id)")
+_EVENTS_AFTER_SQL = (f"SELECT {_arrays(_EVENT_COLUMNS)}, max(id), count(*) FROM (SELECT id, t, namespace, name, "
+                     "data FROM handle_log WHERE project_id = ? AND type = 'state' AND id > ? ORDER BY id LIMIT ?)")
+
+
+def handle_log_columns_after(readers: ReadConnections, project_id: int, after: int, limit: int
+                             ) -> tuple[bytes, int, bool]:
+    """Return the handle-log records after cursor ``after`` in the columnar form, ordered by record id.
+
+    The header line is that of :func:`handle_log_columns` plus ``"cursor"``
+    (the cursor to send next time) and ``"more"`` (whether records beyond
+    ``limit`` are waiting). The cursor rules are those of
+    :meth:`~dd_notebook.server.projects.ProjectStore.handle_log_page`.
+
+    Returns:
+        ``(body, next_cursor, more)``.
+    """
+    with readers.snapshot() as conn:
+        check_log_cursor(conn, after)
+        *arrays, last_id, count = conn.execute(_EVENTS_AFTER_SQL, (project_id, after, limit)).fetchone()
+        cursor = after if last_id is None else int(last_id)
+        more = count == limit and log_has_more(conn, project_id, cursor, state_only=True)
+    header = orjson.dumps({"project_id": project_id, "tables": {"events": list(_EVENT_COLUMNS)},
+                           "cursor": cursor, "more": more})
+    return b"\n".join([header, *(a.encode() for a in arrays)]), cursor, more
 
 
 def handle_log_columns(readers: ReadConnections, project_id: int) -> bytes:

@@ -15,11 +15,13 @@ import orjson
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
-from .columns import COLUMNS_TYPE, handle_log_columns, project_columns
+from .columns import COLUMNS_TYPE, handle_log_columns, handle_log_columns_after, project_columns
+from .counts import parse_project_ids, state_counts
 from .dispatch import Dispatcher
 from .errors import bad_request, forbidden, not_found
+from .file_summary import file_summary, parse_dids
 from .http import JSON_TYPE, Call, Endpoint, json_response, text_response
-from .projects import ProjectStore
+from .projects import MAX_LOG_PAGE, ProjectStore
 from .readers import ReadConnections
 from .rses import RSEStore
 from .search import SearchError, compile_search
@@ -51,6 +53,13 @@ async def _in_thread(build: Callable[[], bytes], media_type: str) -> Response:
     return Response(await run_in_threadpool(build), media_type=media_type)
 
 
+async def _log_page(build: Callable[[], tuple[bytes, int, bool]], media_type: str) -> Response:
+    """Answer one page of the handle log built in a worker thread, with its cursor headers."""
+    body, cursor, more = await run_in_threadpool(build)
+    return Response(body, media_type=media_type,
+                    headers={"X-DD-Log-Cursor": str(cursor), "X-DD-Log-More": "yes" if more else "no"})
+
+
 class DDEndpoints:
     """Binds the endpoint functions to the stores.
 
@@ -74,7 +83,8 @@ class DDEndpoints:
                  "activate_project", "restart_handles", "restart_project", "project", "projects",
                  "search_projects", "next_file", "release", "handles", "rses", "get_rse", "create_rse",
                  "update_rse", "delete_rse", "set_rse_availability", "project_files", "project_handles_log",
-                 "file_handle", "replica_available", "replica_unavailable", "proximity_map", "set_proximity")
+                 "file_handle", "replica_available", "replica_unavailable", "proximity_map", "set_proximity",
+                 "project_counts", "file_summary")
         return {name: getattr(self, name) for name in names}
 
     # ---- service ------------------------------------------------------------------------------
@@ -171,6 +181,17 @@ class DDEndpoints:
         with_handles, with_replicas = call.flag("with_handles", "yes"), call.flag("with_replicas", "yes")
         return self._listing(lambda store: store.listing(owner, state, not_state, attributes, with_handles,
                                                           with_replicas))
+
+    def project_counts(self, call: Call) -> Awaitable[Response]:
+        """Extension: handle counts per state of many projects (``project_ids=1,2,3``) in one query."""
+        call.user()
+        _only_params(call, {"project_ids"})
+        project_ids = parse_project_ids(call.param("project_ids"))
+
+        def run() -> bytes:
+            with self._readers.snapshot() as conn:
+                return orjson.dumps(state_counts(conn, project_ids), option=orjson.OPT_NON_STR_KEYS)
+        return _in_thread(run, JSON_TYPE)
 
     def search_projects(self, call: Call) -> Response:
         """Projects selected by a search-language query, then by exact owner/state."""
@@ -308,6 +329,11 @@ class DDEndpoints:
         """Extension: the CPU/RSE proximity map as rows."""
         return json_response(self._rses.proximity_rows())
 
+    def file_summary(self, call: Call) -> Awaitable[Response]:
+        """Extension: replicas, RSE states and datasets of a DID list (body ``{"dids": [...]}``), public."""
+        dids = parse_dids(call.json_object())
+        return _in_thread(lambda: file_summary(self._readers, dids), JSON_TYPE)
+
     def set_proximity(self, call: Call) -> Response:
         """Extension (admin): set one proximity value; body ``{"cpu", "rse", "proximity"}``."""
         _admin(call)
@@ -337,13 +363,37 @@ class DDEndpoints:
 
     def project_handles_log(self, call: Call) -> Response | Awaitable[Response]:
         """All handle-log records of a project ordered by ``(namespace, name, t)``
-        (in the columnar form, on request, ordered by time)."""
-        _only_params(call, {"project_id"})
+        (in the columnar form, on request, ordered by time).
+
+        Extension: ``after=<cursor>`` (optional ``limit``, at most ``MAX_LOG_PAGE``)
+        answers only the records after the cursor, by record id, with the next
+        cursor in the ``X-DD-Log-Cursor`` header (``X-DD-Log-More: yes`` when a
+        limit cut the answer short); the columnar header line carries them too.
+        """
+        _only_params(call, {"project_id", "after", "limit"})
         project_id = _project_id(call)
+        if "after" in call.params or "limit" in call.params:
+            return self._handle_log_page(call, project_id)
         if COLUMNS_TYPE in call.request.headers.get("accept", ""):
             self._projects.require(project_id)
             return _in_thread(lambda: handle_log_columns(self._readers, project_id), COLUMNS_TYPE)
         return json_response(self._projects.handle_log(project_id))
+
+    def _handle_log_page(self, call: Call, project_id: int) -> Awaitable[Response]:
+        after = parse_int(call.param("after") or "", "cursor after")
+        limit = parse_int(call.param("limit") or str(MAX_LOG_PAGE), "limit")
+        if not 0 < limit <= MAX_LOG_PAGE:
+            raise bad_request(f"limit must be between 1 and {MAX_LOG_PAGE}")
+        self._projects.require(project_id)
+        if COLUMNS_TYPE in call.request.headers.get("accept", ""):
+            return _log_page(lambda: handle_log_columns_after(self._readers, project_id, after, limit), COLUMNS_TYPE)
+
+        def build() -> tuple[bytes, int, bool]:
+            with self._readers.snapshot() as conn:
+                records, cursor, more = ProjectStore(conn, self._projects.users).handle_log_page(
+                    project_id, after, limit)
+                return orjson.dumps(records), cursor, more
+        return _log_page(build, JSON_TYPE)
 
     def file_handle(self, call: Call) -> Response:
         """One handle with replicas, by ``handle_id`` or ``project_id`` + DID; null when absent."""

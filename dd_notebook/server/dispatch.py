@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import logging
+import math
+import re
+import sqlite3
 import time
 from typing import Any
 
@@ -16,6 +19,7 @@ from .records import (
 )
 from .rses import RSEStore, proximity
 from .users import User
+from .validation import parse_int
 
 log = logging.getLogger(__name__)
 
@@ -115,6 +119,13 @@ class Dispatcher:
     def sweep_worker_timeouts(self, now: float | None = None) -> int:
         """Release handles reserved longer than their project's worker timeout (spec §4.4).
 
+        Each project is swept in its own savepoint. A project whose stored values
+        cannot be read (a non-numeric ``worker_timeout``, attributes that are not
+        a JSON object, handle attributes too deep to write back) is skipped and
+        logged once per sweep; every other project is still swept. A ``timeouts``
+        counter that is not a count (text, null, bool, negative, fractional or
+        huge number, object) starts again at 1, as if absent.
+
         Returns:
             Number of handles released.
         """
@@ -124,35 +135,45 @@ class Dispatcher:
             projects = c.execute("SELECT id, worker_timeout, attributes FROM projects WHERE state = 'active' "
                                  "AND worker_timeout IS NOT NULL").fetchall()
             for project_id, worker_timeout, attributes_text in projects:
-                expired = c.execute(
-                    "SELECT id, namespace, name, worker_id, attributes FROM handles WHERE project_id = ? "
-                    "AND state = 'reserved' AND reserved_since < ?", (project_id, now - worker_timeout)).fetchall()
-                if not expired:
-                    continue
-                retry_flag = orjson.loads(attributes_text).get("retry_on_timeout", "True")
-                new_state = "initial" if retry_flag == "True" else "failed"
-                for hid, namespace, name, worker, attrs_text in expired:
-                    attrs = orjson.loads(attrs_text)
-                    attrs["timeouts"] = int(attrs.get("timeouts") or 0) + 1
-                    c.execute("UPDATE handles SET state = ?, worker_id = NULL, attributes = ? WHERE id = ?",
-                              (new_state, orjson.dumps(attrs).decode(), hid))
-                    log_handle(c, project_id, namespace, name, now,
-                               {"event": "worker_timeout", "state": new_state, "worker": worker})
-                released += len(expired)
+                c.execute("SAVEPOINT sweep_project")
+                try:
+                    released += self._release_timed_out(c, project_id, worker_timeout, attributes_text, now)
+                except Exception as exc:  # one unreadable project must not stop the sweep
+                    c.execute("ROLLBACK TO sweep_project")
+                    log.warning("worker-timeout sweep skipped project %s: %s", project_id, exc)
+                c.execute("RELEASE sweep_project")
         if released:
             log.info("worker timeout released %d handle(s)", released)
         return released
+
+    def _release_timed_out(self, c: sqlite3.Connection, project_id: int, worker_timeout: Any,
+                           attributes_text: Any, now: float) -> int:
+        timeout = stored_seconds(worker_timeout, "worker_timeout")
+        retry_flag = stored_object(attributes_text, "project attributes").get("retry_on_timeout", "True")
+        new_state = "initial" if retry_flag == "True" else "failed"
+        expired = c.execute(
+            "SELECT id, namespace, name, worker_id, attributes FROM handles WHERE project_id = ? "
+            "AND state = 'reserved' AND reserved_since < ?", (project_id, now - timeout)).fetchall()
+        for hid, namespace, name, worker, attrs_text in expired:
+            c.execute("UPDATE handles SET state = ?, worker_id = NULL, attributes = ? WHERE id = ?",
+                      (new_state, counted_timeout(attrs_text, namespace, name), hid))
+            log_handle(c, project_id, namespace, name, now,
+                       {"event": "worker_timeout", "state": new_state, "worker": worker})
+        return len(expired)
 
     def sweep_idle_projects(self, now: float | None = None) -> int:
         """Abandon active projects without activity for their idle timeout (spec §6.2).
 
         Activity is the newest handle-log record or project-log event (``last_activity``,
         which starts at creation); polls that reserve nothing are not activity.
+        An ``idle_timeout`` stored as anything but a number (by another process)
+        is ignored.
         """
         now = time.time() if now is None else now
         with transaction(self.conn) as c:
             count = c.execute(
-                "UPDATE projects SET state = 'abandoned' WHERE state = 'active' AND idle_timeout IS NOT NULL "
+                "UPDATE projects SET state = 'abandoned' WHERE state = 'active' "
+                "AND typeof(idle_timeout) IN ('integer', 'real') "
                 "AND created_timestamp + idle_timeout < ?1 AND last_activity + idle_timeout < ?1 "
                 "AND COALESCE((SELECT t FROM handle_log WHERE project_id = projects.id ORDER BY id DESC LIMIT 1), 0) "
                 "+ idle_timeout < ?1", (now,)).rowcount
@@ -161,10 +182,57 @@ class Dispatcher:
         return count
 
 
+_ASCII_DIGITS = re.compile("[0-9]+")
+#: Largest ``timeouts`` count the sweep keeps counting from (exact in every JSON reader).
+MAX_TIMEOUT_COUNT = 2**53
+
+
+def stored_seconds(value: Any, what: str) -> float:
+    """Return a stored timeout as seconds; ValueError unless it is a finite non-negative number."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+        raise ValueError(f"{what} {value!r} is not a number of seconds")
+    return float(value)
+
+
+def stored_object(text: Any, what: str) -> dict[str, Any]:
+    """Parse stored JSON that must be an object; ValueError otherwise."""
+    try:
+        value = orjson.loads(text)
+    except (orjson.JSONDecodeError, TypeError):
+        raise ValueError(f"{what} are not valid JSON") from None
+    if not isinstance(value, dict):
+        raise ValueError(f"{what} are not a JSON object")
+    return value
+
+
+def timeout_count(value: Any) -> int:
+    """The ``timeouts`` counter as a count: a JSON integer (or integral float) in
+    ``[0, MAX_TIMEOUT_COUNT)``; anything else counts as 0 (the attribute is user-writable)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return 0
+    if not (0 <= value < MAX_TIMEOUT_COUNT) or value != int(value):
+        return 0
+    return int(value)
+
+
+def counted_timeout(attributes_text: Any, namespace: str, name: str) -> str:
+    """Return a handle's attributes with ``timeouts`` incremented, as JSON text.
+
+    Raises:
+        ValueError: the stored attributes are not a JSON object or cannot be written back.
+    """
+    attributes = stored_object(attributes_text, f"attributes of handle {namespace}:{name}")
+    attributes["timeouts"] = timeout_count(attributes.get("timeouts")) + 1
+    try:
+        return orjson.dumps(attributes).decode()
+    except TypeError as exc:
+        raise ValueError(f"attributes of handle {namespace}:{name} cannot be written back: {exc}") from None
+
+
 def parse_handle_id(handle_id: str) -> tuple[int, str, str]:
-    """Split ``<project_id>:<namespace>:<name>``; 400 when malformed."""
+    """Split ``<project_id>:<namespace>:<name>``; 400 when malformed or the id is not a plain integer."""
     pid_text, _, did = handle_id.partition(":")
     namespace, sep, name = did.partition(":")
-    if not pid_text.strip().isdigit() or not sep or not namespace or not name:
+    if not sep or not namespace or not name or not _ASCII_DIGITS.fullmatch(pid_text.strip()):
         raise bad_request(f"Invalid handle_id {handle_id!r}: expected <project_id>:<namespace>:<name>")
-    return int(pid_text), namespace, name
+    return parse_int(pid_text, "project id of handle_id"), namespace, name

@@ -280,6 +280,46 @@ class ProjectStore:
                     "SELECT namespace, name, t, type, data FROM handle_log WHERE project_id = ? "
                     "ORDER BY namespace, name, t, id", (project_id,))]
 
+    def handle_log_page(self, project_id: int, after: int, limit: int) -> tuple[list[dict[str, Any]], int, bool]:
+        """Handle-log records of a project after cursor ``after``, ordered by record id, at most ``limit``.
+
+        The cursor is the id of the last record a client has received (0 before
+        the first). Record ids only grow while the project exists, so "ids
+        greater than the cursor" are exactly the records added since.
+
+        Returns:
+            ``(records, next_cursor, more)``: the records as :meth:`handle_log`
+            gives them, the cursor to send next time (unchanged when nothing is
+            new) and whether more records are waiting beyond ``limit``.
+        """
+        self.require(project_id)
+        check_log_cursor(self.conn, after)
+        rows = self.conn.execute(
+            "SELECT id, namespace, name, t, type, data FROM handle_log WHERE project_id = ? AND id > ? "
+            "ORDER BY id LIMIT ?", (project_id, after, limit)).fetchall()
+        cursor = rows[-1][0] if rows else after
+        more = len(rows) == limit and log_has_more(self.conn, project_id, cursor)
+        return ([{"type": kind, "t": t, "data": orjson.Fragment(data), "project_id": project_id,
+                  "namespace": ns, "name": n} for _, ns, n, t, kind, data in rows], cursor, more)
+
+
+#: Most handle-log records one incremental answer holds (``project_handles_log?after=``).
+MAX_LOG_PAGE = 100_000
+
+
+def check_log_cursor(conn: sqlite3.Connection, after: int) -> None:
+    """400 unless ``after`` can be a cursor of this server's handle log (0 up to the newest record id)."""
+    newest = conn.execute("SELECT COALESCE(max(id), 0) FROM handle_log").fetchone()[0]
+    if after < 0 or after > newest:
+        raise bad_request(f"Invalid cursor after={after}: not a position in this server's handle log "
+                          f"(0 to {newest}); start again from after=0")
+
+
+def log_has_more(conn: sqlite3.Connection, project_id: int, cursor: int, state_only: bool = False) -> bool:
+    """Whether the project has handle-log records (only ``state`` ones if asked) after ``cursor``."""
+    return conn.execute("SELECT 1 FROM handle_log WHERE project_id = ? AND id > ? AND (? = 0 OR type = 'state') "
+                        "LIMIT 1", (project_id, cursor, int(state_only))).fetchone() is not None
+
 
 def _contains(attributes: dict[str, Any], wanted: dict[str, Any]) -> bool:
     """JSON containment of scalar values, as PostgreSQL's ``@>`` for ``{"k": v}``."""

@@ -2,7 +2,8 @@
 
 Passwords are never stored: each user keeps only the RFC 2617 HA1 digest
 (``md5(user:realm:password)``), which is what digest login needs; LDAP-style
-password logins are checked against the same digest.
+password logins are checked against the same digest. The digest itself is
+never accepted as a password: a copy of the database must not be a login.
 """
 
 from __future__ import annotations
@@ -93,11 +94,15 @@ class UserStore:
         return row[0] if row else None
 
     def check_password(self, username: str, password: str) -> bool:
-        """True when ``password`` (or the stored digest itself) matches the user's."""
+        """True when the digest of ``password`` matches the user's stored digest.
+
+        Only the password itself is accepted: sending the stored digest as the
+        password ("pass-the-hash") fails like any wrong password.
+        """
         stored = self.stored_ha1(username)
         if not stored:
             return False
-        return hmac.compare_digest(stored, digest_ha1(username, password)) or hmac.compare_digest(stored, password)
+        return hmac.compare_digest(stored.encode(), digest_ha1(username, password).encode())
 
     def existing_users(self, names: list[str]) -> set[str]:
         """Return which of ``names`` are known users."""
