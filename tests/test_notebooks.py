@@ -15,7 +15,8 @@ SERVER_VARIABLES = ("DATA_DISPATCHER_URL", "DATA_DISPATCHER_AUTH_URL", "METACAT_
 
 
 def test_there_are_notebooks() -> None:
-    assert {p.name for p in NOTEBOOKS} >= {"01-quickstart.ipynb", "04-worker-loop.ipynb"}
+    assert {p.name for p in NOTEBOOKS} >= {"01-quickstart.ipynb", "02-create-project.ipynb",
+                                         "03-campaign-postmortem.ipynb", "04-worker-loop.ipynb"}
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
@@ -36,4 +37,5 @@ def test_notebook_executes(path: Path, tmp_path: Path, monkeypatch: pytest.Monke
     NotebookClient(book, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
     outputs = [o for c in book.cells if c.cell_type == "code" for o in c.outputs]
     assert not [o for o in outputs if o.output_type == "error"]
-    assert any("image/png" in o.get("data", {}) for o in outputs), "no figure was drawn"
+    shown = {kind for o in outputs for kind in o.get("data", {})}
+    assert shown & {"image/png", "application/vnd.jupyter.widget-view+json"}, "no figure or panel was shown"
