@@ -388,6 +388,31 @@ def test_export_html_is_self_contained_without_code_or_prompts():
     assert "data:image/png;base64,iVBORw0KGgo=" in page
 
 
+
+def test_production_server_handle_log_comes_from_the_gui_server():
+    """A production data server answers 500 on project_handles_log; the report reads the GUI server's log."""
+    import responses
+
+    url, gui = "https://dd.example/dd/data", "https://dd.example/dd/gui"
+    project = {"project_id": 12, "owner": "prod", "state": "done", "created_timestamp": 1_700_000_000.0,
+               "query": "files from dune:all", "file_handles": [
+                   {"namespace": "p", "name": "a", "state": "done", "attempts": 1, "worker_id": None,
+                    "attributes": {}, "reserved_since": None}]}
+    log = [{"type": "state", "t": 1_700_000_000.0 + i, "project_id": 12, "namespace": "p", "name": "a",
+            "data": data} for i, data in enumerate([
+                {"event": "create", "state": "initial"},
+                {"event": "reserve", "old_state": "initial", "state": "reserved", "worker": "w1"},
+                {"event": "done", "old_state": "reserved", "state": "done", "worker": "w1"}])]
+    with responses.RequestsMock() as mocked:
+        mocked.get(f"{url}/project", json=project, content_type="text/json")
+        mocked.get(f"{url}/project_handles_log", status=500, body="Internal Server Error")
+        mocked.get(f"{gui}/P/handle_logs", json=log)
+        data = Report([12], url=url, gui_url=gui).project(0)
+        assert data.events["event"].tolist() == ["create", "reserve", "done"]
+        footer = shown(sections.provenance(Report([12], url=url, gui_url=gui), data))
+    assert f"GUI server {gui}" in html.unescape(footer) and "files from dune:all" in footer
+
+
 # -- executed reports (two kernel runs in the whole module) ----------------------------------------
 
 FIGURE_CALLS = ("sections.state_timeline(", "sections.throughput(", "sections.failure_rates(")
@@ -450,4 +475,5 @@ def test_cli_report_without_events_shows_error_boxes_and_the_rest(server, alice,
 def test_cli_report_bad_input_is_a_plain_error(tmp_path, monkeypatch, capsys):
     monkeypatch.delenv("DATA_DISPATCHER_URL", raising=False)
     assert cli_main(["report", "1", "-o", str(tmp_path)]) == 2
-    assert capsys.readouterr().err.strip() == "error: no Data Dispatcher server URL: pass url= or set DATA_DISPATCHER_URL"
+    error = capsys.readouterr().err.strip()
+    assert error == "error: no Data Dispatcher server URL: pass url= or set DATA_DISPATCHER_URL"

@@ -40,7 +40,7 @@ def normalize_project_ids(project_ids: int | Sequence[int]) -> list[int]:
 
 
 def normalize_events_paths(project_ids: Sequence[int], events_paths: EventsPaths) -> dict[int, str]:
-    """``events_paths`` as ``{project_id: path}``.
+    """``events_paths`` as ``{project_id: absolute path}`` (a report kernel runs in the output folder).
 
     Accepts ``None``, one path (only for a single project), a sequence with
     one path per project (``None`` entries read the server), or a mapping
@@ -52,7 +52,7 @@ def normalize_events_paths(project_ids: Sequence[int], events_paths: EventsPaths
         if len(project_ids) != 1:
             raise ValueError("one events path was given for several projects: pass one path per project "
                              "or a mapping project_id -> path")
-        return {project_ids[0]: os.fspath(events_paths)}
+        return {project_ids[0]: os.path.abspath(events_paths)}
     if isinstance(events_paths, Mapping):
         paths = {}
         for key, path in events_paths.items():
@@ -60,12 +60,12 @@ def normalize_events_paths(project_ids: Sequence[int], events_paths: EventsPaths
             if pid not in project_ids:
                 raise ValueError(f"events path given for project {pid}, which is not in the report")
             if path is not None:
-                paths[pid] = os.fspath(path)
+                paths[pid] = os.path.abspath(path)
         return paths
     listed = list(events_paths)
     if len(listed) != len(project_ids):
         raise ValueError(f"{len(listed)} events paths for {len(project_ids)} projects: give one per project")
-    return {pid: os.fspath(path) for pid, path in zip(project_ids, listed) if path is not None}
+    return {pid: os.path.abspath(path) for pid, path in zip(project_ids, listed) if path is not None}
 
 
 class Remembered:

@@ -92,7 +92,8 @@ def _times(series: pd.Series) -> list[str | None]:
 def header(report: Report) -> list[Any]:
     """The report's title, run time and projects, with the stylesheet."""
     ids = ", ".join(str(pid) for pid in report.project_ids)
-    sub = f"Data Dispatcher post-mortem · projects {ids} · generated {render.utc_text(report.run_at)}"
+    plural = "s" if len(report.project_ids) > 1 else ""
+    sub = f"Data Dispatcher post-mortem · project{plural} {ids} · generated {render.utc_text(report.run_at)}"
     return [HTML(render.stylesheet() + render.block(render.heading(report.title, 1, "dd-title")
                                                     + f"<div class='dd-sub'>{render.esc(sub)}</div>"))]
 
