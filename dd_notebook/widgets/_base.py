@@ -252,7 +252,9 @@ def state_bar(counts: Mapping[str, int], *, height: int = 12) -> str:
 
 PANEL_CSS = """
 .dd-panel { font-family: var(--jp-ui-font-family, sans-serif); font-size: 13px; }
-.dd-panel .dd-table { border-collapse: collapse; margin: 4px 0; font-size: 12px; }
+.dd-panel .widget-html-content { line-height: 1.4; overflow-x: auto; }
+.dd-panel .dd-table { border-collapse: collapse; margin: 4px 0; font-size: 12px; line-height: 1.35; }
+.dd-panel .dd-table th, .dd-panel .dd-table td { white-space: nowrap; vertical-align: top; }
 .dd-panel .dd-table th { font-weight: 600; color: #444; padding: 2px 10px 2px 0; border-bottom: 1px solid #ccc; }
 .dd-panel .dd-table td { padding: 1px 10px 1px 0; border-bottom: 1px solid #eee;
   font-family: var(--jp-code-font-family, monospace); }
