@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import statistics
 import sys
 import time
 from pathlib import Path
@@ -42,7 +41,7 @@ from dd_notebook.analysis import (
 from dd_notebook.frames import HANDLE_STATES
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from frames_events import synthetic_events  # noqa: E402
+from frames_events import median_time, synthetic_events  # noqa: E402
 
 WINDOW = "15min"
 
@@ -90,15 +89,6 @@ def check_same(events: pd.DataFrame) -> None:
             assert math.isclose(old[key], new[key], rel_tol=1e-12), (key, old[key], new[key])
         else:
             assert old[key] == new[key], (key, old[key], new[key])
-
-
-def median_time(func, *args, repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        func(*args)
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def main() -> None:

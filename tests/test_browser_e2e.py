@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from browser_support import (artifact_path, chromium_page, require_browser, screenshot_page, stretch_viewport,
-                             voila_server, write_notebook)
+                             VoilaServer, voila_server, write_notebook)
 from dd_notebook import DataDispatcherClient
 from dd_notebook.metacat import MetaCatClient
 from dd_notebook.palette import PROJECT_STATE_COLORS, STATE_COLORS
@@ -28,7 +28,6 @@ PAGE_TIMEOUT_MS = 60_000
 CLIENT_CELL = """\
 import os
 from dd_notebook import DataDispatcherClient
-from dd_notebook.metacat import MetaCatClient
 client = DataDispatcherClient(os.environ["DD_TEST_URL"], os.environ["DD_TEST_AUTH_URL"],
                               token=os.environ["DD_TEST_TOKEN"], token_library="token_library")
 """
@@ -73,10 +72,17 @@ GALLERY_PANELS = {
     "dd-rse-panel": "rses",
 }
 
+
 def rgb(hex_color: str) -> str:
     """``#1f77b4`` as the browser's computed ``rgb(31, 119, 180)``."""
     r, g, b = (int(hex_color[i:i + 2], 16) for i in (1, 3, 5))
     return f"rgb({r}, {g}, {b})"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def browser_available() -> None:
+    """Skip the module without chromium/Playwright/Voila (fail instead when ``DD_REQUIRE_BROWSER=1``)."""
+    require_browser()
 
 
 @pytest.fixture(scope="module")
@@ -119,9 +125,9 @@ def view_project(worker_client: DataDispatcherClient) -> int:
 
 
 @pytest.fixture(scope="module")
-def voila(catalog_server: LocalServer, view_project: int, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+def voila(catalog_server: LocalServer, view_project: int,
+          tmp_path_factory: pytest.TempPathFactory) -> Iterator[VoilaServer]:
     """Voila serving this module's notebooks; their kernels reach the catalog server as alice."""
-    require_browser()
     root = tmp_path_factory.mktemp("voila")
     notebooks = root / "notebooks"
     notebooks.mkdir()
@@ -138,20 +144,25 @@ def voila(catalog_server: LocalServer, view_project: int, tmp_path_factory: pyte
         yield server
 
 
-async def open_notebook(page: Any, voila: Any, notebook: str, ready_selector: str) -> None:
-    """Load a notebook page and wait for ``ready_selector``; fail with what the page shows when it does not come."""
+async def open_notebook(page: Any, voila: VoilaServer, notebook: str, ready_selector: str) -> None:
+    """Load a notebook page and wait for ``ready_selector``; fail with the traceback or page text when it does not come.
+
+    Voila stops at the first cell that raises and shows its traceback as a
+    stderr output (``--show_tracebacks=True``).
+    """
     from playwright.async_api import TimeoutError as PlaywrightTimeout
 
     await page.goto(voila.render_url(notebook), timeout=PAGE_TIMEOUT_MS)
-    error_selector = ".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr'], .jp-RenderedText[data-mime-type='application/vnd.jupyter.error']"
+    ready = page.locator(ready_selector).first
+    tracebacks = page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']").filter(
+        has_text="Traceback (most recent call last)")
     try:
-        await page.locator(f"{ready_selector}, {error_selector}").first.wait_for(timeout=PAGE_TIMEOUT_MS)
+        await ready.or_(tracebacks.first).first.wait_for(timeout=PAGE_TIMEOUT_MS)
     except PlaywrightTimeout:
         pass
-    errors = page.locator(error_selector)
-    if await errors.count() or not await page.locator(ready_selector).count():
+    if await tracebacks.count() or not await ready.count():
         await screenshot_page(page, f"{Path(notebook).stem}-failed.png")
-        shown = "\n".join(await errors.all_inner_texts()) or (await page.inner_text("body"))[-3000:]
+        shown = "\n".join(await tracebacks.all_inner_texts()) or (await page.inner_text("body"))[-3000:]
         pytest.fail(f"{notebook} did not show {ready_selector}:\n{shown}\n--- voila log ---\n{voila.log_tail()}")
 
 
@@ -176,7 +187,7 @@ async def check_project_view_card(page: Any, project_id: int) -> None:
     assert table_box["x"] - card_box["x"] < 2, "the fields table is not flush with the card's left edge"
 
 
-def test_gallery_of_panels_in_voila(voila: Any, view_project: int, catalog_server: LocalServer,
+def test_gallery_of_panels_in_voila(voila: VoilaServer, view_project: int, catalog_server: LocalServer,
                                     worker_client: DataDispatcherClient) -> None:
     """The ProjectView card and each panel show up in Voila with content and no error in their status line."""
     preview_files = len(list(MetaCatClient(catalog_server.metacat_url).query(GALLERY_QUERY)))
@@ -221,7 +232,7 @@ def drain(client: DataDispatcherClient, project_id: int, pause_s: float = 0.05) 
 
 
 @pytest.mark.slow
-def test_create_project_and_watch_it_drain(voila: Any, catalog_server: LocalServer,
+def test_create_project_and_watch_it_drain(voila: VoilaServer, catalog_server: LocalServer,
                                            worker_client: DataDispatcherClient) -> None:
     """Type a query, preview, create, open the monitor and watch a worker finish every file."""
     metacat = MetaCatClient(catalog_server.metacat_url)
