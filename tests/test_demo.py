@@ -42,6 +42,9 @@ def test_demo_writes_an_executed_report_of_a_finished_campaign(tmp_path: Path, c
     book = nbformat.read(reports[0], as_version=4)
     outputs = [o for c in book.cells if c.cell_type == "code" for o in c.get("outputs", [])]
     assert not [o for o in outputs if o.output_type == "error"]
-    assert sum("image/png" in o.get("data", {}) for o in outputs) >= 3
-    text = json.dumps([o.get("data", {}).get("text/html", "") for o in outputs])
+    html_parts = [o.get("data", {}).get("text/html", "") for o in outputs]
+    assert not [h for h in html_parts if "dd-error-box" in h], [h for h in html_parts if "dd-error-box" in h]
+    assert sum("image/png" in o.get("data", {}) for o in outputs) >= 3, [
+        sorted(o.get("data", {})) for o in outputs]
+    text = json.dumps(html_parts)
     assert f"{states.count('done')} of {len(states)} files done" in text
