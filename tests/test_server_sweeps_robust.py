@@ -14,6 +14,7 @@ import sqlite3
 import time
 
 import pytest
+from conftest import DDHttp, start_server
 
 from dd_notebook.server import SweepSettings
 from dd_notebook.server.db import connect
@@ -21,7 +22,6 @@ from dd_notebook.server.dispatch import Dispatcher
 from dd_notebook.server.projects import ProjectStore
 from dd_notebook.server.rses import RSEStore
 from dd_notebook.server.users import UserStore
-from conftest import DDHttp, start_server
 
 FAST = SweepSettings(worker_timeout_interval=0.2, idle_interval=0.2)
 SLOW = SweepSettings(worker_timeout_interval=3600, idle_interval=3600)
@@ -66,7 +66,7 @@ def test_odd_timeout_counters_are_swept_and_survive_a_restart(tmp_path):
         for pid in [*projects.values(), normal]:
             _reserve(dd, pid)
         for label, pid in projects.items():
-            handle = _wait_for(lambda: (h := _handle(dd, pid, "f"))["state"] == "initial" and h)
+            handle = _wait_for(lambda pid=pid: (h := _handle(dd, pid, "f"))["state"] == "initial" and h)
             assert handle["attributes"]["timeouts"] == 1, label
         assert _wait_for(lambda: _handle(dd, normal, "f")["attributes"]["timeouts"] == 5)
     finally:
@@ -155,7 +155,7 @@ def test_server_starts_and_keeps_sweeping_with_an_unreadable_project(tmp_path, c
             for round_ in range(3):
                 good = _timed_out_project(dd, {})
                 _reserve(dd, good)
-                assert _wait_for(lambda: _handle(dd, good, "f")["state"] == "initial"), round_
+                assert _wait_for(lambda good=good: _handle(dd, good, "f")["state"] == "initial"), round_
             assert _handle(dd, bad, "f")["state"] == "reserved"
         finally:
             server.stop()

@@ -113,12 +113,13 @@ class WriteEndpoints:
                 for item in body]
 
         def work(conn: sqlite3.Connection) -> list[dict[str, Any]]:
-            owned = {item.get("namespace") or namespace for item in body if isinstance(item, dict)}
+            given = [item.get("namespace") or namespace for item in body if isinstance(item, dict)]
+            owned = {ns for ns in given if isinstance(ns, str)}
             owned |= {parse_did(item["did"], namespace)[0] for item in body
                       if isinstance(item, dict) and isinstance(item.get("did"), str)}
             if dataset is not None:
                 owned.add(dataset[0])
-            for ns in sorted(n for n in owned if isinstance(n, str)):
+            for ns in sorted(owned):
                 namespaces.require_owner(conn, ns, user)
             return files.declare_files(conn, body, namespace=namespace, dataset=dataset, creator=user.username)
 

@@ -11,13 +11,14 @@ import sqlite3
 from collections.abc import Iterator
 from typing import Any
 
+from .errors import MQLCompilationError
 from .mql import nodes
 from .mql.compiler import CompiledQuery, compile_query
 from .mql.parser import parse
 from .records import file_columns, file_dict, file_json
 from .schema import hot_key_ids
 
-__all__ = ["add_query_results", "compile_mql", "query_dicts", "query_json_seq", "query_summary"]
+__all__ = ["add_query_results", "compile_mql", "execute", "query_dicts", "query_json_seq", "query_summary"]
 
 #: Rows fetched from SQLite per batch.
 FETCH_ROWS = 1000
@@ -39,8 +40,32 @@ def compile_mql(conn: sqlite3.Connection, mql: str | nodes.FileQuery, *, namespa
     return compile_query(conn, tree, include_retired=include_retired, hot_keys=hot_key_ids(conn), limit=limit)
 
 
-def _rows(conn: sqlite3.Connection, sql: str, params: Any) -> Iterator[list[Any]]:
-    cursor = conn.execute(sql, params)
+#: Texts of the SQLite errors that mean "statement beyond SQLite's compile-time limits".
+_TOO_COMPLEX = ("parser stack overflow", "expression tree is too large", "too many terms in compound select",
+                "too many sql variables", "too many from clause terms", "at most 64 tables in a join",
+                "pattern too complex", "string or blob too big", "too many columns")
+
+
+def execute(conn: sqlite3.Connection, sql: str, params: Any) -> sqlite3.Cursor:
+    """Run a compiled query's statement; a statement beyond SQLite's limits raises :class:`MQLCompilationError`.
+
+    Raises:
+        MQLCompilationError: SQLite refused the statement as too deep or too big
+            (its parser stack holds about 100 nested sub-queries and brackets, an
+            expression at most 1000 levels, a compound select 500 members).
+    """
+    try:
+        return conn.execute(sql, params)
+    except sqlite3.OperationalError as exc:
+        if any(text in str(exc).lower() for text in _TOO_COMPLEX):
+            raise MQLCompilationError(
+                "query is too complex for the catalog's SQL engine (limits: about 100 levels of nested "
+                "sub-queries and brackets after compilation, expressions 1000 levels deep, 500 union members); "
+                "nest fewer parents()/children()/sub-queries or split the query") from None
+        raise
+
+
+def _rows(cursor: sqlite3.Cursor) -> Iterator[list[Any]]:
     try:
         while True:
             batch = cursor.fetchmany(FETCH_ROWS)
@@ -70,7 +95,7 @@ def query_dicts(conn: sqlite3.Connection, mql: str | nodes.FileQuery, *, namespa
     """
     compiled = compile_mql(conn, mql, namespace=namespace, include_retired=include_retired, limit=limit)
     sql = compiled.select(file_columns(with_metadata, with_provenance))
-    batches = _rows(conn, sql, compiled.params)
+    batches = _rows(execute(conn, sql, compiled.params))
 
     def generate() -> Iterator[dict[str, Any]]:
         for batch in batches:
@@ -90,7 +115,7 @@ def query_json_seq(conn: sqlite3.Connection, mql: str | nodes.FileQuery, *, name
     """
     compiled = compile_mql(conn, mql, namespace=namespace, include_retired=include_retired, limit=limit)
     sql = compiled.select(file_columns(with_metadata, with_provenance))
-    batches = _rows(conn, sql, compiled.params)
+    batches = _rows(execute(conn, sql, compiled.params))
 
     def generate() -> Iterator[bytes]:
         pending: list[bytes] = []
@@ -120,13 +145,13 @@ def query_summary(conn: sqlite3.Connection, mql: str, kind: str, *, namespace: s
     compiled = compile_mql(conn, mql, namespace=namespace, include_retired=include_retired)
     if kind == "count":
         inner = compiled.select("f.size")
-        count, total = conn.execute(f"SELECT count(*), coalesce(sum(q.size), 0) FROM ({inner}) q",
-                                    compiled.params).fetchone()
+        count, total = execute(conn, f"SELECT count(*), coalesce(sum(q.size), 0) FROM ({inner}) q",
+                               compiled.params).fetchone()
         return {"count": count, "total_size": total}
     if kind == "keys":
         inner = compiled.select("f.metadata")
         sql = f"SELECT DISTINCT je.key FROM ({inner}) q, json_each(q.metadata) je ORDER BY 1"
-        return [key for (key,) in conn.execute(sql, compiled.params)]
+        return [key for (key,) in execute(conn, sql, compiled.params)]
     raise ValueError(f"summary must be count or keys, not {kind!r}")
 
 
@@ -135,8 +160,8 @@ def add_query_results(conn: sqlite3.Connection, compiled: CompiledQuery, dataset
     inner = compiled.select("f.id")
     params = {**compiled.params, "target_dataset": dataset_id}
     before = conn.total_changes
-    conn.execute(f"INSERT OR IGNORE INTO mc_dataset_files(dataset_id, file_id) SELECT :target_dataset, q.id "
-                 f"FROM ({inner}) q", params)
+    execute(conn, f"INSERT OR IGNORE INTO mc_dataset_files(dataset_id, file_id) SELECT :target_dataset, q.id "
+                  f"FROM ({inner}) q", params)
     added = conn.total_changes - before
     if added:
         conn.execute("UPDATE mc_datasets SET file_count = file_count + ? WHERE id = ?", (added, dataset_id))

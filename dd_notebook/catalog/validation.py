@@ -11,8 +11,10 @@ from .errors import CatalogInvalidInput
 
 __all__ = [
     "MAX_INT",
+    "MAX_JSON_DEPTH",
     "check_bool",
     "check_checksums",
+    "check_json_values",
     "check_metadata",
     "check_name",
     "check_size",
@@ -22,6 +24,8 @@ __all__ = [
 
 #: Largest integer SQLite stores (and orjson writes).
 MAX_INT = 2**63 - 1
+#: Deepest nesting of lists and objects accepted in metadata (the JSON writer stops at 255).
+MAX_JSON_DEPTH = 64
 
 _NAME = re.compile(r"[A-Za-z0-9_./-]+")
 _CHECKSUM_TYPE = re.compile(r"[A-Za-z0-9_-]{1,32}")
@@ -89,7 +93,32 @@ def check_metadata(value: Any, what: str = "metadata") -> dict[str, Any]:
                 or len(key) > _MAX_KEY or any(ch in key for ch in '"\\\n\r\t')):
             raise CatalogInvalidInput(
                 f"invalid {what} key {_short(key)}: keys look like category.name (a dot is required)")
+    check_json_values(value, what)
     return value
+
+
+def check_json_values(value: Any, what: str) -> None:
+    """Refuse JSON nested deeper than :data:`MAX_JSON_DEPTH` or holding integers SQLite cannot store.
+
+    Walks the value level by level, without recursion.
+
+    Raises:
+        CatalogInvalidInput: naming the limit that was exceeded.
+    """
+    level, depth = [value], 0
+    while level:
+        for item in level:
+            if type(item) is int and abs(item) > MAX_INT:
+                raise CatalogInvalidInput(f"{what} holds the integer {item}, out of range (limit {MAX_INT} "
+                                          "in magnitude)")
+        containers = [item for item in level if isinstance(item, (dict, list))]
+        if not containers:
+            return
+        depth += 1
+        if depth > MAX_JSON_DEPTH:
+            raise CatalogInvalidInput(f"{what} is nested too deeply (limit {MAX_JSON_DEPTH} levels of lists "
+                                      "and objects)")
+        level = [item for c in containers for item in (c.values() if isinstance(c, dict) else c)]
 
 
 def check_checksums(value: Any) -> dict[str, str] | None:

@@ -22,7 +22,7 @@ from starlette.responses import PlainTextResponse, Response
 from ..server.errors import HTTPError
 from .errors import CatalogError, CatalogInvalidInput, MQLError
 from .schema import connect
-from .validation import check_name, parse_did
+from .validation import MAX_INT, check_name, parse_did
 
 __all__ = [
     "JSON_SEQ",
@@ -64,7 +64,11 @@ def json_response(value: Any) -> Response:
 
 
 def endpoint(handler: Handler) -> Handler:
-    """Wrap a handler so that catalog, auth and database errors become plain-text 4xx/503 answers."""
+    """Wrap a handler so that catalog, auth and database errors become plain-text 4xx/503 answers.
+
+    SQLite's own error texts and Python tracebacks never reach the client: an
+    unexpected failure is logged and answered with a short plain 500.
+    """
 
     @functools.wraps(handler)
     async def wrapped(request: Request) -> Response:
@@ -80,7 +84,14 @@ def endpoint(handler: Handler) -> Handler:
             if "locked" in str(exc) or "busy" in str(exc):
                 return text_response(503, "catalog database is busy, retry later")
             log.exception("catalog database error in %s", request.url.path)
-            return text_response(500, f"catalog database error: {exc}")
+            return text_response(500, "catalog database error")
+        except RecursionError:
+            return text_response(400, "request is nested too deeply")
+        except OverflowError:
+            return text_response(400, f"a number in the request is out of range (limit {MAX_INT} in magnitude)")
+        except Exception:
+            log.exception("unexpected error in %s", request.url.path)
+            return text_response(500, "internal error of the catalog")
 
     return wrapped
 

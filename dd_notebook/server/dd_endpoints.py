@@ -26,7 +26,7 @@ from .readers import ReadConnections
 from .rses import RSEStore
 from .search import SearchError, compile_search
 from .users import User
-from .validation import parse_int, split_did
+from .validation import parse_int, split_did, stored_int
 
 PROTOCOL_VERSION = "2.0.3"
 
@@ -314,9 +314,7 @@ class DDEndpoints:
         for key in ("path", "url"):
             if body.get(key) is not None and not isinstance(body[key], str):
                 raise bad_request(f"{key} must be a string or null")
-        preference = body.get("preference") or 0
-        if isinstance(preference, bool) or not isinstance(preference, int):
-            raise bad_request("preference must be an integer")
+        preference = stored_int(body.get("preference") or 0, "preference")
         return json_response(self._rses.set_replica(namespace, name, rse, available=True, path=body.get("path"),
                                                    url=body.get("url"), urls=urls, preference=preference))
 
@@ -341,9 +339,7 @@ class DDEndpoints:
         cpu, rse, value = body.get("cpu"), body.get("rse"), body.get("proximity")
         if not isinstance(cpu, str) or not cpu or not isinstance(rse, str) or not rse:
             raise bad_request("cpu and rse must be non-empty strings")
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise bad_request("proximity must be an integer")
-        self._rses.set_proximity(cpu, rse, value)
+        self._rses.set_proximity(cpu, rse, stored_int(value, "proximity"))
         return json_response(self._rses.proximity_rows())
 
     # ---- working versions of the endpoints broken upstream ------------------------------------

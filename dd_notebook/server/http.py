@@ -26,7 +26,7 @@ from .errors import HTTPError, bad_request, unauthorized
 from .group_commit import CommitFailed, GroupCommit
 from .tokens import TokenError, TokenSigner
 from .users import User, UserStore
-from .validation import parse_int
+from .validation import MAX_SQLITE_INT, parse_int
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +35,8 @@ TEXT_TYPE = "text/html; charset=UTF-8"
 PLAIN_TYPE = "text/plain; charset=UTF-8"
 MAX_BODY_BYTES = 64 * 1024 * 1024
 MAX_PARAM_CHARS = 1 << 20
+#: Deepest nesting the JSON parser reads (orjson's fixed limit).
+MAX_JSON_PARSE_DEPTH = 1024
 
 Endpoint = Callable[["Call"], Response | Awaitable[Response]]
 
@@ -122,6 +124,9 @@ class Call:
         try:
             return orjson.loads(self.body)
         except orjson.JSONDecodeError as exc:
+            if str(exc).startswith("depth limit exceeded"):
+                raise bad_request(f"Request body is nested too deeply (limit {MAX_JSON_PARSE_DEPTH} levels of "
+                                  "lists and objects)") from None
             raise bad_request(f"Request body is not valid JSON: {exc}") from None
 
     def json_object(self) -> dict[str, Any]:
@@ -241,6 +246,11 @@ class Service:
                 response = await result if inspect.isawaitable(result) else result
         except HTTPError as exc:
             response = text_response(exc.message, exc.status, headers=exc.headers)
+        except OverflowError:
+            response = text_response(f"A number in the request is out of range (the limit is {MAX_SQLITE_INT} "
+                                     "in magnitude)", 400)
+        except RecursionError:
+            response = text_response("The request is nested too deeply", 400)
         except Exception as exc:
             if isinstance(exc, sqlite3.OperationalError) and ("locked" in str(exc) or "busy" in str(exc)):
                 log.warning("database busy in %s: %s", scope["path"], exc)

@@ -110,8 +110,16 @@ def _attributes(record: Record) -> Mapping[str, Any]:
 def _regex(pattern: str, flags: int, token: Token) -> re.Pattern[str]:
     try:
         return re.compile(pattern, flags)
-    except re.error as exc:
-        raise SearchError(f"Invalid regular expression {pattern!r} at {position(token)}: {exc}") from None
+    except (re.error, OverflowError) as exc:
+        raise SearchError(f"Invalid regular expression {_shown(pattern)} at {position(token)}: {exc}") from None
+    except RecursionError:
+        raise SearchError(f"Invalid regular expression {_shown(pattern)} at {position(token)}: "
+                          "groups nested too deeply") from None
+
+
+def _shown(pattern: str) -> str:
+    text = repr(pattern)
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 @dataclass(frozen=True)

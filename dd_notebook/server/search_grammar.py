@@ -17,16 +17,18 @@ from lark import Lark, Token, Tree
 from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken
 
 __all__ = [
+    "MAX_QUERY_DEPTH",
+    "MAX_QUERY_LENGTH",
+    "Const",
     "SearchError",
     "SearchSyntaxError",
-    "Const",
-    "parse",
-    "position",
     "constant",
-    "split_range",
+    "parse",
+    "parse_interval",
     "parse_number",
     "parse_timestamp",
-    "parse_interval",
+    "position",
+    "split_range",
 ]
 
 
@@ -75,6 +77,11 @@ NUMBER.2: /[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?(?![A-Za-z0-9:%$@_^.*?\-])/
 
 _PARSER = Lark(GRAMMAR, parser="lalr", lexer="basic", propagate_positions=False)
 
+#: Longest query accepted, in characters (checked before parsing).
+MAX_QUERY_LENGTH = 10_000
+#: Deepest nesting of the parsed query (``!``, parentheses around ``and``/``or``, comparisons).
+MAX_QUERY_DEPTH = 64
+
 _TERMINAL_TEXT = {
     "$END": "end of query",
     "WORD": "a name or unquoted string",
@@ -115,11 +122,15 @@ def parse(query: str) -> Tree:
 
     Raises:
         SearchSyntaxError: The query does not follow the grammar.
+        SearchError: The query is longer than :data:`MAX_QUERY_LENGTH` characters or
+            nested deeper than :data:`MAX_QUERY_DEPTH` levels.
     """
     if not query.strip():
         raise SearchSyntaxError("Syntax error at line 1, column 1: the query is empty; expected a search expression")
+    if len(query) > MAX_QUERY_LENGTH:
+        raise SearchError(f"The query is too long ({len(query)} characters; the limit is {MAX_QUERY_LENGTH})")
     try:
-        return _PARSER.parse(query)
+        tree = _PARSER.parse(query)
     except UnexpectedInput as exc:
         message = f"Syntax error at line {exc.line}, column {exc.column}: "
         if isinstance(exc, UnexpectedToken):
@@ -133,6 +144,21 @@ def parse(query: str) -> Tree:
         else:
             message += f"unexpected character {getattr(exc, 'char', '')!r}"
         raise SearchSyntaxError(message) from None
+    except RecursionError:
+        raise SearchError(f"The query is nested too deeply (the limit is {MAX_QUERY_DEPTH} levels)") from None
+    if _depth(tree) > MAX_QUERY_DEPTH:
+        raise SearchError(f"The query is nested too deeply (the limit is {MAX_QUERY_DEPTH} levels of '!', "
+                          "parentheses and and/or)")
+    return tree
+
+
+def _depth(tree: Tree) -> int:
+    """Depth of a parse tree, measured without recursion."""
+    deepest, level = 0, [tree]
+    while level:
+        deepest += 1
+        level = [child for node in level for child in node.children if isinstance(child, Tree)]
+    return deepest
 
 
 @dataclass(frozen=True)

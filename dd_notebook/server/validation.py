@@ -15,6 +15,13 @@ _UNITS = {
     "d": 86400, "day": 86400, "days": 86400,
 }
 MAX_NAME_LENGTH = 4096
+#: Deepest nesting of lists/objects accepted in attributes (the JSON writer stops at 255).
+MAX_JSON_DEPTH = 64
+#: Longest decimal integer (digits) accepted as an id, cursor or limit: below SQLite's 2**63.
+MAX_INT_DIGITS = 18
+#: Largest magnitude of an integer SQLite can store.
+MAX_SQLITE_INT = 2**63 - 1
+_ASCII_INT = re.compile(r"[+-]?[0-9]+")
 
 
 def file_spec(spec: Any) -> tuple[str, str, dict[str, Any]]:
@@ -39,6 +46,7 @@ def file_spec(spec: Any) -> tuple[str, str, dict[str, Any]]:
         if not isinstance(attributes, dict):
             raise bad_request(f"Invalid file specification: {spec} - invalid file attributes specification, "
                               "expected a dictionary")
+        check_depth(attributes, f"attributes of file {namespace}:{name}")
         return namespace, name, attributes
     raise bad_request(f"Invalid file specification: {spec} - unsupported type")
 
@@ -57,7 +65,28 @@ def optional_object(body: dict[str, Any], key: str) -> dict[str, Any]:
         return {}
     if not isinstance(value, dict):
         raise bad_request(f"{key} must be a JSON object, not {type(value).__name__}")
+    check_depth(value, key)
     return value
+
+
+def check_depth(value: Any, what: str, limit: int = MAX_JSON_DEPTH) -> None:
+    """400 when lists/objects in ``value`` are nested more than ``limit`` levels deep.
+
+    Args:
+        value: Decoded JSON.
+        what: Name of the value for the message.
+        limit: Deepest nesting accepted (``{}`` is one level).
+    """
+    level: list[Any] = [value]
+    depth = 0
+    while level:
+        containers = [v for v in level if isinstance(v, (dict, list))]
+        if not containers:
+            return
+        depth += 1
+        if depth > limit:
+            raise bad_request(f"{what} are nested too deeply (limit {limit} levels of lists and objects)")
+        level = [item for c in containers for item in (c.values() if isinstance(c, dict) else c)]
 
 
 def optional_string(body: dict[str, Any], key: str) -> str | None:
@@ -114,13 +143,36 @@ def split_did(did: Any) -> tuple[str, str]:
 
 
 def parse_int(value: Any, name: str) -> int:
-    """Parse an integer id from text or JSON; 400 naming ``name`` otherwise."""
+    """Parse an integer id from text or JSON; 400 naming ``name`` otherwise.
+
+    Text must be ASCII digits (``"²"`` or Arabic-Indic digits are refused) with
+    at most :data:`MAX_INT_DIGITS` digits, so every value fits SQLite's integers.
+    """
     if isinstance(value, bool):
         raise bad_request(f"Invalid {name}: {value!r} (expected an integer)")
-    if isinstance(value, int) and abs(value) < 2**62:
-        return value
+    if isinstance(value, int):
+        if abs(value) < 10**MAX_INT_DIGITS:
+            return value
+        raise bad_request(f"Invalid {name}: {value!r} (expected an integer of at most {MAX_INT_DIGITS} digits)")
     if isinstance(value, str):
         text = value.strip()
-        if text.lstrip("+-").isdigit() and len(text) < 19:
-            return int(text)
-    raise bad_request(f"Invalid {name}: {value!r} (expected an integer)")
+        if _ASCII_INT.fullmatch(text):
+            if len(text.lstrip("+-")) <= MAX_INT_DIGITS:
+                return int(text)
+            raise bad_request(f"Invalid {name}: {_short(value)} (expected an integer of at most {MAX_INT_DIGITS} "
+                              "digits)")
+    raise bad_request(f"Invalid {name}: {_short(value)} (expected an integer)")
+
+
+def stored_int(value: Any, name: str) -> int:
+    """Return a JSON integer that SQLite can store (``|value| <= 2**63 - 1``); 400 naming ``name`` otherwise."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise bad_request(f"{name} must be an integer")
+    if abs(value) > MAX_SQLITE_INT:
+        raise bad_request(f"{name} {value} is out of range (limit {MAX_SQLITE_INT} in magnitude)")
+    return value
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."

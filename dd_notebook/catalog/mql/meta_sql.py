@@ -111,10 +111,29 @@ def _kind(value: n.Const) -> str:
 
 
 def _regex(pattern: str, ignore_case: bool) -> None:
+    problem = regex_problem(pattern, re.IGNORECASE if ignore_case else 0)
+    if problem is not None:
+        raise MQLCompilationError(f"invalid regular expression {_shown(pattern)}: {problem}")
+
+
+def regex_problem(pattern: str, flags: int = 0) -> str | None:
+    """Why Python's ``re`` cannot compile ``pattern`` (None when it can).
+
+    Besides syntax errors this covers repetition counts beyond ``re``'s limit
+    (``a{4294967295}``) and groups nested beyond the recursion limit.
+    """
     try:
-        re.compile(pattern, re.IGNORECASE if ignore_case else 0)
-    except re.error as exc:
-        raise MQLCompilationError(f"invalid regular expression {pattern!r}: {exc}") from None
+        re.compile(pattern, flags)
+    except (re.error, OverflowError) as exc:
+        return str(exc)
+    except RecursionError:
+        return "groups are nested too deeply"
+    return None
+
+
+def _shown(text: str) -> str:
+    shown = repr(text)
+    return shown if len(shown) <= 80 else shown[:77] + "..."
 
 
 class MetaCompiler:
@@ -308,10 +327,9 @@ class MetaCompiler:
         if kind != "string":
             return self._exists(path, self._compare("=", expr.value, None))
         value = self.params.add(expr.value)
-        try:
-            re.compile(str(expr.value))
+        if regex_problem(str(expr.value)) is None:
             scalar = f"mc_regexp({value}, 0, json_extract({meta}, {path}))"
-        except re.error:
+        else:
             scalar = f"(instr(json_extract({meta}, {path}), {value}) > 0)"
         return (f"(CASE json_type({meta}, {path}) WHEN 'array' THEN EXISTS(SELECT 1 FROM json_each({meta}, {path}) je"
                 f" WHERE je.type = 'text' AND je.value = {value}) WHEN 'text' THEN {scalar} ELSE 0 END)")

@@ -18,10 +18,19 @@ from . import nodes as n
 from .grammar import GRAMMAR, TERMINAL_NAMES
 from .transform import ToNodes
 
-__all__ = ["MAX_QUERY_LENGTH", "parse"]
+__all__ = ["MAX_QUERY_DEPTH", "MAX_QUERY_LENGTH", "MAX_QUERY_TERMS", "check_shape", "parse"]
 
 #: Longest query text accepted, in characters.
 MAX_QUERY_LENGTH = 1_000_000
+#: Deepest nesting of query elements (sub-queries, clauses, and/or/not) accepted. It is checked
+#: right after the (non-recursive) LALR parse, before any recursive step; redundant brackets
+#: add no nesting.
+MAX_QUERY_DEPTH = 64
+#: Most conditions and file sources (``where`` tests, ``files ...`` terms) in one query.
+MAX_QUERY_TERMS = 500
+
+_TERMS = (n.Compare, n.InRange, n.InSet, n.Contains, n.Present, n.AllFiles, n.DatasetFiles, n.FileList,
+          n.FidList, n.Unsupported)
 
 _COMMENT = re.compile(r"#[^\n]*")
 
@@ -96,7 +105,9 @@ def parse(text: str, default_namespace: str | None = None) -> n.FileQuery:
 
     Raises:
         MQLSyntaxError: The text does not follow the grammar (message names line and column).
-        MQLCompilationError: It parses but a part is invalid (unknown key form, bad date, ...).
+        MQLCompilationError: It parses but a part is invalid (unknown key form, bad date, ...),
+            or it is nested deeper than :data:`MAX_QUERY_DEPTH` or has more than
+            :data:`MAX_QUERY_TERMS` terms.
     """
     if not isinstance(text, str):
         raise MQLSyntaxError("MQL query must be text")
@@ -110,8 +121,44 @@ def parse(text: str, default_namespace: str | None = None) -> n.FileQuery:
     except UnexpectedInput as exc:
         raise _syntax_error(clean, exc) from None
     except RecursionError:
-        raise MQLSyntaxError("MQL query is nested too deeply") from None
+        raise MQLSyntaxError(f"MQL query is nested too deeply (limit {MAX_QUERY_DEPTH} levels)") from None
+    check_shape(tree)
     return _resolve_namespaces(tree, default_namespace)
+
+
+def _children(node: object) -> list[object]:
+    """The sub-nodes of a syntax-tree node (queries, expressions, dataset selectors)."""
+    found: list[object] = []
+    for name in getattr(node, "__dataclass_fields__", ()):
+        value = getattr(node, name)
+        for item in value if isinstance(value, tuple) else (value,):
+            if hasattr(item, "__dataclass_fields__") and not isinstance(item, (n.MetaRef, n.AttrRef, n.LenRef,
+                                                                                n.DateWindow)):
+                found.append(item)
+    return found
+
+
+def check_shape(tree: n.FileQuery) -> None:
+    """Refuse a query nested deeper than :data:`MAX_QUERY_DEPTH` or with more than :data:`MAX_QUERY_TERMS` terms.
+
+    SQLite limits the depth of one statement's expression tree and parser
+    stack; a query within these limits always compiles to SQL it accepts.
+    Walks the tree without recursion.
+
+    Raises:
+        MQLCompilationError: the query is too deep or too big, naming the limit.
+    """
+    depth, terms, level = 0, 0, [tree]
+    while level:
+        depth += 1
+        if depth > MAX_QUERY_DEPTH:
+            raise MQLCompilationError(f"query is nested too deeply (limit {MAX_QUERY_DEPTH} levels of sub-queries, "
+                                      "clauses and and/or/not)")
+        terms += sum(isinstance(node, _TERMS) for node in level)
+        if terms > MAX_QUERY_TERMS:
+            raise MQLCompilationError(f"query has too many terms (limit {MAX_QUERY_TERMS} conditions and "
+                                      "sub-queries)")
+        level = [child for node in level for child in _children(node)]
 
 
 def _resolve_namespaces(node: n.FileQuery, default: str | None) -> n.FileQuery:

@@ -15,6 +15,7 @@ from lark import Token, Transformer
 
 from ..errors import MQLCompilationError
 from . import nodes as n
+from .meta_sql import regex_problem
 from .timeparse import parse_date, parse_datetime
 
 __all__ = ["ToNodes"]
@@ -212,10 +213,9 @@ class ToNodes(Transformer):
 
     def ds_regexp(self, items: list) -> dict[str, str]:
         pattern = _unquote(items[1])
-        try:
-            re.compile(pattern)
-        except re.error as exc:
-            raise _fail(f"invalid regular expression {pattern!r}: {exc}", items[1]) from None
+        problem = regex_problem(pattern)
+        if problem is not None:
+            raise _fail(f"invalid regular expression {pattern[:60]!r}: {problem}", items[1])
         return {"namespace": _name(items[0], "namespace"), "regexp": pattern}
 
     def did(self, items: list) -> tuple[str | None, str]:
