@@ -186,10 +186,17 @@ def human_duration(seconds: float | None) -> str:
     return f"{s / 86400:.1f} d"
 
 
+#: Cell texts longer than this many characters may be cut with an ellipsis in a panel (full text on hover).
+CLIP_CHARS = 26
+
+
 def _cell(value: Any) -> str:
     if value is None or (not isinstance(value, (list, dict, tuple)) and pd.isna(value)):
         return ""
-    return html.escape(str(value))
+    text = str(value)
+    if len(text) > CLIP_CHARS:
+        return f"<span class='dd-clip' title='{html.escape(text)}'>{html.escape(text)}</span>"
+    return html.escape(text)
 
 
 def html_table(
@@ -201,6 +208,10 @@ def html_table(
     numeric: Iterable[str] = (),
 ) -> str:
     """An escaped HTML table of the first ``max_rows`` rows (left-aligned text, right-aligned numbers).
+
+    Cells stay on one line; in a panel, texts longer than :data:`CLIP_CHARS`
+    are cut with an ellipsis past 32 em (16 em in a table of class
+    ``dd-narrow``) and show in full on hover (``title``).
 
     Parameters
     ----------
@@ -262,6 +273,12 @@ PANEL_CSS = """
 .dd-panel .dd-error { color: %s; font-weight: 500; }
 .dd-panel .dd-info { color: #333; }
 .dd-panel .dd-title { font-weight: 600; font-size: 14px; margin: 2px 0 4px 0; }
+.dd-panel .dd-subtitle { font-weight: 600; font-size: 12px; color: #444; margin: 8px 0 0 0; }
+.dd-panel .dd-clip { display: inline-block; max-width: 32em; overflow: hidden; text-overflow: ellipsis;
+  vertical-align: bottom; }
+.dd-panel .dd-narrow .dd-clip { max-width: 16em; }
+.dd-panel .dd-scroll { overflow-x: auto; max-width: 100%%; }
+.dd-panel .jupyter-button:focus:not(:focus-visible) { outline: none; }
 """ % ERROR_COLOR
 
 

@@ -91,7 +91,7 @@ class ProjectBrowser(ProjectActions, Panel):
         self.pager = Pager()
         self.pager.previous_button.on_click(self.clicked(lambda: self.show_page(self._page - 1)))
         self.pager.next_button.on_click(self.clicked(lambda: self.show_page(self._page + 1)))
-        self.selector = widgets.Dropdown(options=[], value=None, description="project",
+        self.selector = widgets.Dropdown(options=[("no projects listed", None)], index=0, description="project",
                                          layout=widgets.Layout(width="22em"))
         self.selector.add_class("dd-browser-select")
         self.selector.observe(self._selector_changed, "value")
@@ -193,13 +193,17 @@ class ProjectBrowser(ProjectActions, Panel):
         return rows
 
     def _sync_selector(self, rows: pd.DataFrame) -> None:
-        options = [(f"{int(r.project_id)} · {r.owner} · {r.state}", int(r.project_id)) for r in rows.itertuples()]
+        options: list[tuple[str, int | None]] = [
+            (f"{int(r.project_id)} · {r.owner} · {r.state}", int(r.project_id)) for r in rows.itertuples()]
         if self.selected_id is not None and self.selected_id not in {pid for _, pid in options}:
             options.append((f"{self.selected_id} (not on this page)", self.selected_id))
+        prompt = "choose a project…" if options else "no projects listed"
         self._syncing = True
         try:
-            self.selector.options = options
+            self.selector.options = [(prompt, None), *options]
             self.selector.value = self.selected_id
+            if self.selected_id is None:
+                self.selector.index = 0  # shows the prompt; the value stays None
         finally:
             self._syncing = False
 

@@ -38,7 +38,8 @@ class FilterBar:
     """Owner, state, attributes and search-query inputs with the Search/Refresh button."""
 
     def __init__(self) -> None:
-        self.owner = widgets.Text(value="", description="owner", placeholder="empty: mine · all · a user name",
+        self.owner = widgets.Text(value="", description="owner", placeholder="mine, all or a user",
+                                  tooltip="empty: your projects; all: everyone's; or one user name",
                                   layout=widgets.Layout(width="20em"))
         self.owner.add_class("dd-browser-owner")
         self.state = widgets.Dropdown(options=list(STATE_CHOICES), value="any", description="state",

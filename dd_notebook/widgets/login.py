@@ -34,8 +34,10 @@ class LoginPanel(Panel):
     Parameters
     ----------
     client
-        A client to log in with; its URLs prefill the fields. Default: a new
-        client for env ``DATA_DISPATCHER_URL`` / ``DATA_DISPATCHER_AUTH_URL``.
+        A client to log in with; its URLs prefill the fields. When it already
+        holds a valid token, the panel says who is logged in and
+        :attr:`client` is that client. Default: a new client for env
+        ``DATA_DISPATCHER_URL`` / ``DATA_DISPATCHER_AUTH_URL``.
     token_library
         Token library file for clients the panel builds (default: the
         upstream locations, shared with ``ddisp login``).
@@ -57,7 +59,10 @@ class LoginPanel(Panel):
                                        layout=widgets.Layout(width="480px"))
         self.auth_url = widgets.Text(value=auth, description="Auth URL", placeholder="default: <server URL>/auth",
                                      layout=widgets.Layout(width="480px"))
-        self.method = widgets.ToggleButtons(options=METHODS, value="password", description="Method")
+        self.method = widgets.ToggleButtons(options=METHODS, value="password", style={"button_width": "102px"})
+        method_label = widgets.HTML("<div style='text-align:right'>Method</div>",
+                                    layout=widgets.Layout(width="var(--jp-widgets-inline-label-width, 80px)",
+                                                          margin="0 8px 0 0", flex="0 0 auto"))
         self.username = widgets.Text(description="User", placeholder="user name")
         self.password = widgets.Password(description="Password")
         self.token = widgets.Textarea(description="Token", placeholder="encoded JWT (empty: BEARER_TOKEN ...)",
@@ -71,15 +76,31 @@ class LoginPanel(Panel):
         self.method.observe(self._method_changed, names="value")
         self.login_button.on_click(self.clicked(self.login))
         self.widget = widgets.VBox([panel_style(), widgets.HTML("<div class='dd-title'>Data Dispatcher login</div>"),
-                                    self.server_url, self.auth_url, self.method, self.username, self.password,
+                                    self.server_url, self.auth_url, widgets.HBox([method_label, self.method]),
+                                    self.username, self.password,
                                     self.token, self.login_button, self.status])
         self.widget.add_class("dd-panel")
         self.widget.add_class("dd-login")
+        if client is not None:
+            self._show_given_login(client)
 
     @property
     def client(self) -> DataDispatcherClient | None:
         """The logged-in client, or None before a successful login."""
         return self._client
+
+    def _show_given_login(self, client: DataDispatcherClient) -> None:
+        """Say who ``client`` is logged in as (no request is made); it becomes :attr:`client` if its token is valid."""
+        token = client.Token
+        user = token.subject if token is not None else None
+        if not user:
+            return
+        self.username.value = user
+        if token.expired():
+            self.show_info(f"the token of {user} expired at {_utc(token.expiration)}: log in again")
+            return
+        self._client = client
+        self.show_info(f"logged in as {user}, token expires {_utc(token.expiration)}")
 
     def _method_changed(self, change: dict[str, Any]) -> None:
         token = change["new"] == "token"

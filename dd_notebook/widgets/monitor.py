@@ -39,9 +39,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import ipywidgets as widgets
+import matplotlib.dates as mdates
 import pandas as pd
 from matplotlib.figure import Figure
 
+from ..analysis import state_timeline
 from ..frames import HANDLE_STATES
 from ..live import LiveProject, LiveState
 from ..plots import plot_state_timeline, plot_throughput
@@ -51,11 +53,19 @@ from ._base import Panel, action, error_message, figure_png, html_table, human_d
 
 log = logging.getLogger(__name__)
 
-__all__ = ["ProjectMonitor"]
+__all__ = ["ProjectMonitor", "plot_bin", "throughput_bin"]
 
 _BIN_STEPS = ("1s", "5s", "10s", "30s", "1min", "2min", "5min", "10min", "15min", "30min", "1h", "2h", "6h", "12h",
               "1D")
 _MAX_BINS = 60
+#: Narrowest throughput bin of the plot: a burst of one second is shown as a rate over 10 s at least.
+_MIN_BIN = "10s"
+#: Shortest span of the plots, seconds: one narrowest bin (a burst's rate is counted over that much time).
+_MIN_SPAN_S = pd.Timedelta(_MIN_BIN).total_seconds()
+#: Plot size: 864 x 288 px at 96 dpi, shown at most at that width, one plot under the other.
+_FIGURE_INCHES = (9.0, 3.0)
+_FIGURE_DPI = 96
+_FIGURE_PX = int(_FIGURE_INCHES[0] * _FIGURE_DPI)
 #: Plots are redrawn at most once per this many times the last drawing took (drawing stays under ~20 % CPU).
 _DRAWING_PAUSES = 4
 
@@ -125,10 +135,61 @@ def failures_html(state: LiveState) -> str:
                                                                        numeric=["attempt"])
 
 
-def _figure_png(draw: Callable[..., Any], *args: Any, **kwargs: Any) -> bytes:
-    figure = Figure(figsize=(6.4, 3.0), layout="constrained")
-    draw(*args, ax=figure.add_subplot(), **kwargs)
-    return figure_png(figure)
+def plot_bin(age_s: float) -> str:
+    """Throughput bin width for a project ``age_s`` seconds old: at least 10 s, at most 60 bins over the age."""
+    step = throughput_bin(age_s)
+    return step if pd.Timedelta(step) >= pd.Timedelta(_MIN_BIN) else _MIN_BIN
+
+
+@dataclass(frozen=True)
+class _Span:
+    """The time the plots cover: from the first event to now (to the last event once the project ended).
+
+    It is at least :data:`_MIN_SPAN_S` long, so that a burst of events in one
+    second neither makes a rate of thousands of files per minute nor a time
+    axis of fractions of a second.
+    """
+
+    start: pd.Timestamp
+    end: pd.Timestamp
+
+    @classmethod
+    def of(cls, events: pd.DataFrame, state: LiveState) -> _Span:
+        first, last = events["t"].iloc[0], events["t"].iloc[-1]
+        if not state.finished and state.updated is not None:
+            last = max(last, pd.Timestamp(state.updated, unit="s", tz="UTC"))
+        return cls(first, max(last, first + pd.Timedelta(seconds=_MIN_SPAN_S)))
+
+    @property
+    def seconds(self) -> float:
+        return (self.end - self.start).total_seconds()
+
+    def clock_axis(self, ax: Any) -> None:
+        """Show the span on the x axis, with ``HH:MM:SS`` ticks when it is shorter than a day."""
+        ax.set_xlim(self.start.tz_convert("UTC").tz_localize(None).to_datetime64(),
+                    self.end.tz_convert("UTC").tz_localize(None).to_datetime64())
+        if self.seconds < 86400:
+            ax.xaxis.set_major_locator(mdates.AutoDateLocator(minticks=4, maxticks=9))
+            ax.xaxis.set_major_formatter(mdates.DateFormatter("%H:%M:%S"))
+
+
+def _timeline_until(events: pd.DataFrame, until: pd.Timestamp | None) -> pd.DataFrame:
+    """The state timeline of ``events``, its last counts held until ``until`` (the plot's right edge)."""
+    timeline = state_timeline(events)
+    if until is None or timeline.empty or timeline.index[-1] >= until:
+        return timeline
+    held = timeline.iloc[[-1]].set_axis(pd.DatetimeIndex([until], name=timeline.index.name).as_unit(
+        timeline.index.unit))
+    return pd.concat([timeline, held])
+
+
+def _figure_png(draw: Callable[..., Any], events: pd.DataFrame, span: _Span | None, **kwargs: Any) -> bytes:
+    figure = Figure(figsize=_FIGURE_INCHES, layout="constrained")
+    ax = figure.add_subplot()
+    draw(events, ax=ax, **kwargs)
+    if span is not None:
+        span.clock_axis(ax)
+    return figure_png(figure, dpi=_FIGURE_DPI)
 
 
 @dataclass(frozen=True)
@@ -172,8 +233,8 @@ class ProjectMonitor(Panel):
         self.counts = widgets.HTML(value=counts_html(self.live.state))
         self.eta = widgets.HTML(value="")
         self.stall_flag = widgets.HTML(value="")
-        self.throughput_image = widgets.Image(format="png", layout=widgets.Layout(width="48%"))
-        self.timeline_image = widgets.Image(format="png", layout=widgets.Layout(width="48%"))
+        self.throughput_image = widgets.Image(format="png", layout=self._plot_layout())
+        self.timeline_image = widgets.Image(format="png", layout=self._plot_layout())
         self.failures = widgets.HTML(value="")
         self.updated = widgets.HTML(value="<span class='dd-note'>not refreshed yet</span>")
         self.start_button = widgets.Button(description="Start", icon="play", tooltip="Refresh every interval")
@@ -190,7 +251,7 @@ class ProjectMonitor(Panel):
             panel_style(),
             widgets.HBox([self.title, self.start_button, self.refresh_button]),
             self.counts, self.eta, self.stall_flag,
-            widgets.HBox([self.throughput_image, self.timeline_image]),
+            self.throughput_image, self.timeline_image,
             self.failures,
             widgets.HBox([self.updated]),
             self.status,
@@ -203,6 +264,10 @@ class ProjectMonitor(Panel):
         self._generation = 0
         self._plots_stale = False
         self._next_drawing = 0.0
+
+    @staticmethod
+    def _plot_layout() -> widgets.Layout:
+        return widgets.Layout(width="100%", max_width=f"{_FIGURE_PX}px", height="auto")
 
     # -- public actions ----------------------------------------------------------------------
 
@@ -273,9 +338,12 @@ class ProjectMonitor(Panel):
         if not self._plots_stale or (started < self._next_drawing and not state.finished):
             return _Content(state, None, None)
         events = self.live.buffer.frame()
-        span = (events["t"].iloc[-1] - events["t"].iloc[0]).total_seconds() if len(events) else 0.0
-        content = _Content(state, _figure_png(plot_throughput, events, throughput_bin(span), window=3),
-                           _figure_png(plot_state_timeline, events))
+        span = _Span.of(events, state) if len(events) else None
+        age_s = span.seconds if span is not None else 0.0
+        until = span.end if span is not None else None
+        content = _Content(state, _figure_png(plot_throughput, events, span, freq=plot_bin(age_s), window=3,
+                                              until=until),
+                           _figure_png(plot_state_timeline, _timeline_until(events, until), span))
         self._plots_stale = False
         self._next_drawing = time.monotonic() + _DRAWING_PAUSES * (time.monotonic() - started)
         return content

@@ -25,6 +25,7 @@ A file's availability is the best of its replicas'.
 from __future__ import annotations
 
 import html
+import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -35,6 +36,8 @@ import pandas as pd
 from ..client.errors import EndpointUnavailableError
 from ..palette import AVAILABILITY_COLORS, STATE_COLORS
 from ._base import html_table, human_bytes
+
+log = logging.getLogger(__name__)
 
 __all__ = ["AVAILABILITY", "AVAILABILITY_COLORS_BY_NAME", "Preview", "compute_preview"]
 
@@ -52,6 +55,7 @@ AVAILABILITY_COLORS_BY_NAME: dict[str, str] = {
 }
 
 _NO_REPLICA = AVAILABILITY.index("no replica")
+_NO_DATASET = "(in no dataset)"
 ROW_COLUMNS = ("namespace", "name", "size", "datasets", "replicas")
 
 
@@ -69,7 +73,9 @@ class Preview:
         Sum of the files' sizes in bytes (files without a size count as 0).
     by_dataset
         Columns ``dataset, files, size`` (by namespace, column ``namespace``,
-        when the server cannot tell datasets), largest first.
+        when the server cannot tell datasets), most files first; among
+        datasets with as many files, the one holding fewer files in the
+        catalog (the more specific) first.
     by_availability
         Files per availability category (the best of each file's replicas), or
         None when unknown.
@@ -116,7 +122,9 @@ class Preview:
             parts.append("<div class='dd-subtitle'>replicas per RSE</div>" + html_table(per_rse, max_rows=50))
         rows = self.rows.assign(size=self.rows["size"].map(human_bytes))
         parts.append(f"<div class='dd-subtitle'>first {len(rows)} of {self.file_count:,} files</div>"
-                     + html_table(rows, max_rows=len(rows), numeric=("size",)))
+                     + "<div class='dd-scroll'>"
+                     + html_table(rows, max_rows=len(rows), numeric=("size",), css_class="dd-table dd-narrow")
+                     + "</div>")
         parts.extend(f"<div class='dd-note'>{html.escape(note)}</div>" for note in self.notes)
         parts.append("</div>")
         return "".join(parts)
@@ -185,6 +193,42 @@ def _group_sizes(keys: pd.Series, sizes: np.ndarray, column: str) -> pd.DataFram
     return result.sort_values(["files", column], ascending=[False, True], ignore_index=True)
 
 
+#: Datasets whose catalog size is looked up to order datasets with equal file counts.
+_MAX_SIZE_LOOKUPS = 20
+
+
+def _catalog_file_count(metacat: Any, dataset: str) -> float:
+    """How many files ``dataset`` holds in the catalog; infinity when unknown (treated as a parent)."""
+    lookup = getattr(metacat, "get_dataset", None)
+    if lookup is None:
+        return float("inf")
+    try:
+        found = lookup(dataset)
+    except Exception:  # an unreadable dataset only loses its place in the order
+        log.debug("file count of dataset %s unknown", dataset, exc_info=True)
+        return float("inf")
+    count = (found or {}).get("file_count")
+    return float(count) if isinstance(count, (int, float)) else float("inf")
+
+
+def _specific_first(by_dataset: pd.DataFrame, metacat: Any) -> pd.DataFrame:
+    """Order datasets by selected files (most first); among equals, the smallest in the catalog first.
+
+    A parent dataset holding every file (``dune:all``) thus comes after the
+    real dataset the files were selected from. Only datasets tied with another
+    on the first rows are looked up (at most :data:`_MAX_SIZE_LOOKUPS`).
+    """
+    head = by_dataset.head(_MAX_SIZE_LOOKUPS)
+    tied = head["files"].duplicated(keep=False) & (head["dataset"] != _NO_DATASET)
+    if not tied.any():
+        return by_dataset
+    sizes = pd.Series(float("inf"), index=by_dataset.index)
+    sizes[tied[tied].index] = [_catalog_file_count(metacat, name) for name in head.loc[tied, "dataset"]]
+    order = by_dataset.assign(_catalog=sizes, _outside=by_dataset["dataset"] == _NO_DATASET)
+    order = order.sort_values(["_outside", "files", "_catalog", "dataset"], ascending=[True, False, True, True])
+    return order.drop(columns=["_catalog", "_outside"]).reset_index(drop=True)
+
+
 def _row_texts(keys: np.ndarray, values: np.ndarray, shown: int) -> list[str]:
     """Comma-joined ``values`` per file position for the first ``shown`` files (keys sorted by position)."""
     texts = [""] * shown
@@ -243,9 +287,10 @@ def compute_preview(metacat: Any, query: str, client: Any = None, *, max_rows: i
         by_dataset = _group_sizes(ds_names, size_values[ds_files], "dataset")
         outside = count - len(np.unique(ds_files))
         if outside:
-            extra = pd.DataFrame({"dataset": ["(in no dataset)"], "files": [outside],
+            extra = pd.DataFrame({"dataset": [_NO_DATASET], "files": [outside],
                                   "size": [int(size_values.sum() - size_values[np.unique(ds_files)].sum())]})
             by_dataset = pd.concat([by_dataset, extra], ignore_index=True)
+        by_dataset = _specific_first(by_dataset, metacat)
         first = ds_files < shown
         rows["datasets"] = _row_texts(ds_files[first], ds_names.to_numpy(dtype=object)[first], shown)
     else:
