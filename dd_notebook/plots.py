@@ -208,7 +208,7 @@ def plot_failure_rates(rates: pd.DataFrame, *, ax: Axes | None = None, max_group
     bars = ax.barh(labels, percent, color=STATE_COLORS["failed"], alpha=0.75)
     if has_ci:
         low = shown["ci_low"].to_numpy(dtype=float) * 100.0
-        ax.errorbar(percent, labels, xerr=np.vstack([percent - low, high - percent]), fmt="none", ecolor="0.2",
+        ax.errorbar(percent, labels, xerr=np.clip(np.vstack([percent - low, high - percent]), 0.0, None), fmt="none", ecolor="0.2",
                     elinewidth=1.0, capsize=3)
     for bar, n in zip(bars, shown["releases"]):
         ax.text(1.01, bar.get_y() + bar.get_height() / 2, f"n={n:,}", transform=ax.get_yaxis_transform(),

@@ -364,3 +364,18 @@ def test_virtual_project_on_the_server_failure_rates_by_rse_and_summary(server):
     assert summary.eta.remaining == 0 and summary.eta.seconds_left == 0.0
     assert "active span" in summary.eta.basis
     assert f"Project {pid}" in summary._repr_html_()
+
+
+def test_wilson_interval_always_holds_the_rate_at_0_and_100_percent() -> None:
+    from dd_notebook.analysis.failures import wilson_interval
+
+    trials = np.arange(1, 5001)
+    low, high = wilson_interval(np.zeros_like(trials), trials)
+    assert (low == 0.0).all() and (high > 0.0).all()
+    low, high = wilson_interval(trials, trials)
+    assert (high == 1.0).all() and (low < 1.0).all()
+    rates = pd.DataFrame({"releases": trials[:40], "failed": trials[:40], "worker_timeout": 0, "done": 0,
+                          "failure_rate": 1.0, "ci_low": low[:40], "ci_high": high[:40]},
+                         index=pd.Index([f"w{i}" for i in range(40)], name="worker"))
+    ax = plots.plot_failure_rates(rates)
+    assert ax.get_xlim()[1] <= 100.0
