@@ -32,10 +32,10 @@ from pathlib import Path
 import requests
 
 from dd_notebook.catalog import Catalog
-from dd_notebook.catalog.demo import load_demo_catalog
-from dd_notebook.catalog.querying import query_json_seq
-from dd_notebook.catalog.records import file_columns
-from dd_notebook.catalog.schema import connect, json_path
+from dd_notebook.server.catalog.demo import load_demo_catalog
+from dd_notebook.server.catalog.querying import query_json_seq
+from dd_notebook.server.catalog.records import file_columns
+from dd_notebook.server.catalog.schema import connect, json_path
 
 FLOOR_SQL = f"""
 SELECT {file_columns(False, False)} FROM mc_files f
@@ -111,7 +111,7 @@ _SERVE = """
 import sys, uvicorn
 from starlette.applications import Starlette
 from starlette.routing import Mount
-from dd_notebook.catalog.app import create_catalog_app
+from dd_notebook.server.catalog.app import create_catalog_app
 app = Starlette(routes=[Mount("/metacat/app", app=create_catalog_app(sys.argv[1], lambda request: None))])
 uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[2]), log_level="warning", access_log=False)
 """

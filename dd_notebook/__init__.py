@@ -12,13 +12,16 @@ import importlib
 from typing import Any
 
 from .client import (
+    AlreadyExistsError,
     AuthenticationError,
     AuthExpiredError,
     BadRequestError,
     DataDispatcherClient,
     DataDispatcherError,
+    DDNotebookError,
     EndpointUnavailableError,
     HTTPError,
+    InvalidResponseError,
     NetworkError,
     NotFoundError,
     PermissionDeniedError,
@@ -56,13 +59,16 @@ _LAZY = {
 }
 
 __all__ = [
+    "AlreadyExistsError",
     "AuthExpiredError",
     "AuthenticationError",
     "BadRequestError",
+    "DDNotebookError",
     "DataDispatcherClient",
     "DataDispatcherError",
     "EndpointUnavailableError",
     "HTTPError",
+    "InvalidResponseError",
     "LocalServer",
     "LoginPanel",
     "MetaCatClient",

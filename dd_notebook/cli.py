@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import getpass
 import logging
 import sys
 from pathlib import Path
@@ -25,7 +26,7 @@ def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from .server.app import ServerApp, SweepSettings
-    from .server.db import InsecureDatabaseError, connect
+    from .server.core.db import InsecureDatabaseError, connect
     from .server.demo import DEMO_USERS, seed_demo
 
     db_path = Path(args.db) if args.db else default_db_path()
@@ -47,18 +48,40 @@ def _serve(args: argparse.Namespace) -> int:
     if args.demo:
         names = ", ".join(name for name, _, _ in DEMO_USERS)
         print(f"Demo users {names}: the password is the user name. For local use only.")
+        if args.host not in ("127.0.0.1", "::1", "localhost"):
+            print(f"warning: demo users are served on {args.host}, not a loopback address: anyone who can "
+                  "reach it can log in as admin/admin", file=sys.stderr)
     sys.stdout.flush()
     uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, access_log=False)
     return 0
 
 
-def _user_add(args: argparse.Namespace) -> int:
-    from .server.db import connect
-    from .server.users import UserStore
+def _read_password(args: argparse.Namespace) -> str | None:
+    """The new password: ``--password`` (visible in ``ps``), else a prompt on a terminal, else stdin's first line."""
+    if args.password is not None:
+        print("warning: --password is visible to other users (ps, shell history); "
+              "omit it to be prompted, or pipe the password on stdin", file=sys.stderr)
+        return args.password
+    if sys.stdin.isatty():
+        first = getpass.getpass(f"Password for {args.name}: ")
+        if first != getpass.getpass("Repeat the password: "):
+            print("error: the passwords differ", file=sys.stderr)
+            return None
+        return first
+    return sys.stdin.readline().rstrip("\r\n")
 
+
+def _user_add(args: argparse.Namespace) -> int:
+    from .server.core.db import connect
+    from .server.auth.users import UserStore
+
+    password = _read_password(args)
+    if not password:
+        print("error: no password given (type it at the prompt or pipe it on stdin)", file=sys.stderr)
+        return 2
     conn = connect(Path(args.db) if args.db else default_db_path())
     try:
-        user = UserStore(conn).add(args.name, args.password, admin=args.admin, roles=tuple(args.role or ()))
+        user = UserStore(conn).add(args.name, password, admin=args.admin, roles=tuple(args.role or ()))
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -91,7 +114,8 @@ def build_parser() -> argparse.ArgumentParser:
     user_commands = user.add_subparsers(dest="user_command", required=True)
     add = user_commands.add_parser("add", help="create or update a user")
     add.add_argument("name")
-    add.add_argument("--password", required=True)
+    add.add_argument("--password", help="the password (visible in ps: leave it out to be prompted or to "
+                                         "pipe it on stdin)")
     add.add_argument("--admin", action="store_true")
     add.add_argument("--role", action="append", help="role membership (repeatable)")
     add.add_argument("--db", help=f"SQLite file (default {default_db_path()})")

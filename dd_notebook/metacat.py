@@ -1,23 +1,27 @@
 """MQL queries against a MetaCat-compatible catalog (upstream MetaCat or the embedded one).
 
-:class:`MetaCatClient` keeps one ``requests.Session`` (connection reuse), uses
-separate connect/read timeouts, retries transient failures (502/503/504 and
-connection errors, honouring ``Retry-After``) and parses ``application/json-seq``
-query results incrementally. :func:`query_files` runs a query through either
-this client or the upstream ``metacat.webapi.MetaCatClient``.
+:class:`MetaCatClient` runs on the same transport as the Data Dispatcher client
+(:class:`dd_notebook.client.http.HTTPTransport`): one keep-alive session, one
+deadline per call, the same retry policy (503 and 429 for every call, 502,
+504 and connection resets only for reads; an MQL query that saves its result
+with ``save_as``/``add_to`` is not a read) and the same bounded body reading.
+``application/json-seq`` query results are parsed as they arrive.
+:func:`query_files` runs a query through either this client or the upstream
+``metacat.webapi.MetaCatClient``.
 
-Exceptions::
+Errors are the classes of :mod:`dd_notebook.errors`; the names this module used
+before stay as aliases::
 
-    MetaCatError                     base class
-    ├── MetaCatConnectionError       the server could not be reached
-    ├── MetaCatTimeout               connect or read timeout
-    └── MetaCatHTTPError             an answer other than 200 (.url, .status, .message)
-        ├── MetaCatBadRequest        400: bad MQL or parameter (the message says what)
-        ├── MetaCatAuthError         401: missing or invalid token
-        ├── MetaCatPermissionDenied  403
-        ├── MetaCatNotFound          404: unknown dataset, file, namespace
-        ├── MetaCatAlreadyExists     409
-        └── MetaCatServerError       5xx after the retries
+    MetaCatError              = DDNotebookError (the one root)
+    MetaCatConnectionError    = NetworkError
+    MetaCatTimeout            = RequestTimeoutError
+    MetaCatHTTPError          = HTTPError (.url, .status, .message)
+    MetaCatBadRequest         = BadRequestError        400: bad MQL or parameter
+    MetaCatAuthError          = AuthenticationError    401
+    MetaCatPermissionDenied   = PermissionDeniedError  403
+    MetaCatNotFound           = NotFoundError          404: unknown dataset, file, namespace
+    MetaCatAlreadyExists      = AlreadyExistsError     409
+    MetaCatServerError        = ServerError            5xx after the retries
 
 Example:
     >>> client = MetaCatClient("http://127.0.0.1:8080/metacat/app")  # doctest: +SKIP
@@ -30,12 +34,29 @@ from __future__ import annotations
 import fnmatch
 import logging
 import os
-import time
 from collections.abc import Iterator
 from typing import Any
 
 import orjson
 import requests
+
+from .client.body import decode_response, iter_json_seq
+from .client.http import HTTPTransport
+from .client.retry import METACAT_READ_OPERATIONS, metacat_call_is_read
+from .client.tokens import Token
+from .errors import (
+    AlreadyExistsError,
+    AuthenticationError,
+    BadRequestError,
+    DDNotebookError,
+    HTTPError,
+    InvalidResponseError,
+    NetworkError,
+    NotFoundError,
+    PermissionDeniedError,
+    RequestTimeoutError,
+    ServerError,
+)
 
 __all__ = [
     "MetaCatAlreadyExists",
@@ -54,81 +75,20 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-_RETRY_STATUSES = (502, 503, 504)
-_MAX_WAIT = 60.0
-_RS = b"\x1e"
+MetaCatError = DDNotebookError
+MetaCatConnectionError = NetworkError
+MetaCatTimeout = RequestTimeoutError
+MetaCatHTTPError = HTTPError
+MetaCatBadRequest = BadRequestError
+MetaCatAuthError = AuthenticationError
+MetaCatPermissionDenied = PermissionDeniedError
+MetaCatNotFound = NotFoundError
+MetaCatAlreadyExists = AlreadyExistsError
+MetaCatServerError = ServerError
 
-
-class MetaCatError(Exception):
-    """Base class of the client's exceptions."""
-
-
-class MetaCatConnectionError(MetaCatError):
-    """The server could not be reached (refused, DNS failure, reset)."""
-
-
-class MetaCatTimeout(MetaCatError):
-    """The server did not connect or answer in time."""
-
-
-class MetaCatHTTPError(MetaCatError):
-    """The server answered with a status other than 200.
-
-    Args:
-        url: Requested URL.
-        status: HTTP status code.
-        message: The server's message (plain-text body, or ``message`` of a JSON body).
-    """
-
-    def __init__(self, url: str, status: int, message: str) -> None:
-        super().__init__(f"{status} from {url}: {message}")
-        self.url = url
-        self.status = status
-        self.message = message
-
-
-class MetaCatBadRequest(MetaCatHTTPError):
-    """400: bad MQL or parameter."""
-
-
-class MetaCatAuthError(MetaCatHTTPError):
-    """401: missing, invalid or expired token."""
-
-
-class MetaCatPermissionDenied(MetaCatHTTPError):
-    """403: the user may not do this."""
-
-
-class MetaCatNotFound(MetaCatHTTPError):
-    """404: unknown dataset, file or namespace."""
-
-
-class MetaCatAlreadyExists(MetaCatHTTPError):
-    """409: the object already exists."""
-
-
-class MetaCatServerError(MetaCatHTTPError):
-    """5xx, after the retries."""
-
-
-_BY_STATUS: dict[int, type[MetaCatHTTPError]] = {
-    400: MetaCatBadRequest, 401: MetaCatAuthError, 403: MetaCatPermissionDenied, 404: MetaCatNotFound,
-    409: MetaCatAlreadyExists,
-}
-
-
-def _error(response: requests.Response) -> MetaCatHTTPError:
-    text = response.text.strip()
-    if response.headers.get("content-type", "").startswith(("application/json", "text/json")):
-        try:
-            body = orjson.loads(text)
-        except orjson.JSONDecodeError:
-            body = None
-        if isinstance(body, dict) and isinstance(body.get("message"), str):
-            text = body["message"]
-    kind = _BY_STATUS.get(response.status_code, MetaCatServerError if response.status_code >= 500
-                          else MetaCatHTTPError)
-    return kind(response.url, response.status_code, text or response.reason or "")
+#: How to get a token for the catalog, quoted in authentication errors.
+LOGIN_ADVICE = "MetaCatClient(url, token=...) with a fresh token (DataDispatcherClient.login_password) " \
+               "or `metacat auth login <user>`"
 
 
 def _yes(value: bool) -> str:
@@ -141,9 +101,10 @@ class MetaCatClient:
     Args:
         server_url: Base URL (``.../app``); default ``$METACAT_SERVER_URL``.
         token: Token sent as ``X-Authentication-Token`` (needed only for writes).
-        timeout: ``(connect, read)`` seconds; the read timeout applies between received chunks.
-        retries: How many times a transient failure is retried.
-        backoff: First retry delay in seconds (doubled each time) when no ``Retry-After`` is given.
+        timeout: ``(connect, total)`` seconds, or one number for both: ``total`` is the
+            longest one call may take, retries included; for a streamed query it
+            bounds the time spent waiting for the server, not the time the caller
+            spends between records.
         session: A ``requests.Session`` to use instead of a new one.
 
     Raises:
@@ -151,22 +112,31 @@ class MetaCatClient:
     """
 
     def __init__(self, server_url: str | None = None, *, token: str | None = None,
-                 timeout: tuple[float, float] = (10.0, 600.0), retries: int = 3, backoff: float = 0.5,
+                 timeout: float | tuple[float, float] = (10.0, 600.0),
                  session: requests.Session | None = None) -> None:
         url = server_url or os.environ.get("METACAT_SERVER_URL")
         if not url:
             raise MetaCatError("MetaCat server URL unspecified: pass server_url or set METACAT_SERVER_URL")
         self.server_url = url.rstrip("/")
-        self.timeout = timeout
-        self.retries = retries
-        self.backoff = backoff
-        self.session = session or requests.Session()
+        connect, total = timeout if isinstance(timeout, tuple) else (timeout, timeout)
+        self.timeout = (float(connect), float(total))
+        self._http = HTTPTransport(self.server_url + "/data", total, connect,
+                                   read_endpoints=METACAT_READ_OPERATIONS, login_advice=LOGIN_ADVICE,
+                                   session=session)
         if token:
-            self.session.headers["X-Authentication-Token"] = token
+            try:
+                self._http.token = Token.decode(token)
+            except ValueError:  # an opaque token is sent as it is; the server judges it
+                self._http.token = Token(str(token).strip(), {})
+
+    @property
+    def session(self) -> requests.Session:
+        """The keep-alive ``requests.Session`` used for every request."""
+        return self._http.session
 
     def close(self) -> None:
         """Close the HTTP session."""
-        self.session.close()
+        self._http.close()
 
     def __enter__(self) -> MetaCatClient:
         return self
@@ -175,56 +145,37 @@ class MetaCatClient:
         self.close()
 
     # ------------------------------------------------------------------ transport
-    def _request(self, method: str, op: str, *, params: dict[str, Any] | None = None, data: Any = None,
-                 stream: bool = False) -> requests.Response:
-        url = f"{self.server_url}/data/{op}"
-        delay = self.backoff
-        for attempt in range(self.retries + 1):
-            try:
-                response = self.session.request(method, url, params=params, data=data, stream=stream,
-                                                timeout=self.timeout)
-            except requests.Timeout as exc:
-                raise MetaCatTimeout(f"{method} {url} timed out: {exc}") from None
-            except requests.ConnectionError as exc:
-                if attempt == self.retries:
-                    raise MetaCatConnectionError(f"cannot reach {url}: {exc}") from None
-                time.sleep(delay)
-                delay *= 2
-                continue
-            if response.status_code == 200:
-                return response
-            if response.status_code in _RETRY_STATUSES and attempt < self.retries:
-                wait = response.headers.get("Retry-After", "")
-                response.close()
-                time.sleep(min(float(wait), _MAX_WAIT) if wait.replace(".", "", 1).isdigit() else delay)
-                delay *= 2
-                continue
-            raise _error(response)
-        raise AssertionError("unreachable")
+    def _send(self, method: str, op: str, params: dict[str, Any] | None = None, body: bytes | None = None,
+              stream: bool = False, mql: str | None = None) -> requests.Response:
+        url = self._http.url(op, params)
+        response = self._http.request(method, url, is_read=metacat_call_is_read(op, mql),
+                                      headers=self._http.auth_headers(), body=body, stream=stream)
+        if response.status_code != 200:
+            if stream:
+                self._http.body_reader(response).read_all()
+            self._decode(response)
+        return response
+
+    def _decode(self, response: requests.Response) -> Any:
+        token = self._http.token
+        return decode_response(response, token_expiration=token.expiration if token is not None else None,
+                               expect_json=True, login=self._http.login_context())
 
     def _json(self, method: str, op: str, **kw: Any) -> Any:
-        response = self._request(method, op, **kw)
-        try:
-            return orjson.loads(response.content)
-        except orjson.JSONDecodeError:
-            raise MetaCatError(f"{response.url} did not answer JSON: {response.text[:200]!r}") from None
+        return self._decode(self._send(method, op, **kw))
 
-    def _json_seq(self, response: requests.Response) -> Iterator[dict[str, Any]]:
-        """Parse ``RS json LF`` records as they arrive; the response is closed when iteration stops."""
-        try:
-            for line in response.iter_lines(chunk_size=65536):
-                line = line.lstrip(_RS).strip()
-                if line:
-                    yield orjson.loads(line)
-        except requests.RequestException as exc:
-            raise MetaCatConnectionError(f"query stream from {response.url} broke: {exc}") from None
-        finally:
-            response.close()
+    def _records(self, response: requests.Response) -> Iterator[dict[str, Any]]:
+        """The records of a streamed answer: parsed as they arrive (json-seq) or at once (JSON)."""
+        if "application/json-seq" in response.headers.get("content-type", ""):
+            return iter_json_seq(response, self._http.body_reader(response))
+        self._http.body_reader(response).read_all()
+        result = self._decode(response) if response.content else []
+        return iter(result if isinstance(result, list) else [result])
 
     def _optional(self, op: str, params: dict[str, Any]) -> Any:
         try:
             return self._json("GET", op, params=params)
-        except MetaCatNotFound:
+        except NotFoundError:
             return None
 
     # ------------------------------------------------------------------ queries
@@ -254,17 +205,12 @@ class MetaCatClient:
             params["namespace"] = namespace
         if include_retired_files:
             params["include_retired_files"] = "yes"
-        response = self._request("POST", "query", params=params, data=mql.encode(), stream=True)
-        if "application/json-seq" not in response.headers.get("content-type", ""):
-            result = orjson.loads(response.content or b"[]")
-            response.close()
-            return iter(result if isinstance(result, list) else [result])
-        return self._json_seq(response)
+        return self._records(self._send("POST", "query", params, mql.encode(), stream=True, mql=mql))
 
     def summary(self, mql: str, kind: str = "count", *, namespace: str | None = None) -> Any:
         """Return ``{"count", "total_size"}`` (``kind="count"``) or the metadata keys (``kind="keys"``)."""
         params = {"summary": kind, **({"namespace": namespace} if namespace else {})}
-        return self._json("POST", "query", params=params, data=mql.encode())
+        return self._json("POST", "query", params=params, body=mql.encode(), mql=mql)
 
     # ------------------------------------------------------------------ files
     def get_file(self, fid: str | None = None, *, did: str | None = None, namespace: str | None = None,
@@ -287,7 +233,7 @@ class MetaCatClient:
                   with_provenance: bool = False) -> list[dict[str, Any]]:
         """Return many files given ``{fid}``, ``{did}`` or ``{namespace, name}`` specs (unknown ones omitted)."""
         params = {"with_metadata": _yes(with_metadata), "with_provenance": _yes(with_provenance)}
-        return self._json("POST", "files", params=params, data=orjson.dumps(specs))
+        return self._json("POST", "files", params=params, body=orjson.dumps(specs))
 
     # ------------------------------------------------------------------ datasets and namespaces
     def list_datasets(self, namespace_pattern: str | None = None,
@@ -308,10 +254,8 @@ class MetaCatClient:
         Raises:
             MetaCatNotFound: unknown dataset.
         """
-        response = self._request("GET", "dataset_files", params={"dataset": did,
-                                                                   "with_metadata": _yes(with_metadata)},
-                                 stream=True)
-        return self._json_seq(response)
+        params = {"dataset": did, "with_metadata": _yes(with_metadata)}
+        return self._records(self._send("GET", "dataset_files", params, stream=True))
 
     def list_namespaces(self, pattern: str | None = None) -> list[dict[str, Any]]:
         """Return namespaces whose name matches an ``fnmatch`` pattern."""
@@ -324,7 +268,7 @@ class MetaCatClient:
 
     def version(self) -> str:
         """Return the server version text."""
-        return self._request("GET", "version").text.strip()
+        return self._send("GET", "version").text.strip()
 
 
 def query_files(catalog: Any, mql: str, with_metadata: bool = True) -> Iterator[dict[str, Any]]:
@@ -337,7 +281,7 @@ def query_files(catalog: Any, mql: str, with_metadata: bool = True) -> Iterator[
 
     Raises:
         TypeError: ``catalog`` has no ``query`` method.
-        MetaCatError: a result is not a file object with ``namespace`` and ``name``.
+        InvalidResponseError: a result is not a file object with ``namespace`` and ``name``.
     """
     run = getattr(catalog, "query", None)
     if not callable(run):
@@ -349,7 +293,7 @@ def query_files(catalog: Any, mql: str, with_metadata: bool = True) -> Iterator[
         item = first
         while item is not None:
             if not isinstance(item, dict) or "namespace" not in item or "name" not in item:
-                raise MetaCatError(f"unexpected query result (not a file object): {item!r:.200}")
+                raise InvalidResponseError(None, None, f"unexpected query result (not a file object): {item!r:.200}")
             yield item
             item = next(results, None)
 

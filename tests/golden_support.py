@@ -1,4 +1,4 @@
-"""Replay of the golden upstream recordings (shared/golden) against the embedded server.
+"""Replay of the golden upstream recordings (``tests/data``) against the embedded server.
 
 Used by ``test_golden_replay.py`` (and, for the ``ddisp`` runner, ``test_upstream_compat.py``).
 It is imported as a top-level module from the tests folder: never as ``tests.golden_support``.
@@ -32,11 +32,8 @@ import jwt
 import requests
 from requests.auth import HTTPDigestAuth
 
-_CANDIDATES = (
-    Path(__file__).resolve().parents[2] / "shared" / "golden",
-    Path("/work/shared/golden"),
-)
-GOLDEN_DIR: Path | None = next((p for p in _CANDIDATES if (p / "upstream-dd-transcript.json").is_file()), None)
+#: The recorded upstream data, kept with the tests (see ``tests/data/README.md``).
+GOLDEN_DIR: Path = Path(__file__).resolve().parent / "data"
 
 TIME_KEYS = frozenset({"created_timestamp", "ended_timestamp", "reserved_since", "t", "exp", "iat", "nbf"})
 USERS = {"admin": True, "alice": False, "bob": False, "carol": False}
@@ -49,12 +46,10 @@ def password(user: str) -> str:
 
 
 def load_transcript() -> list[dict[str, Any]]:
-    assert GOLDEN_DIR is not None
     return json.loads((GOLDEN_DIR / "upstream-dd-transcript.json").read_text())["entries"]
 
 
 def load_cli_runs() -> dict[str, Any]:
-    assert GOLDEN_DIR is not None
     return json.loads((GOLDEN_DIR / "upstream-ddisp-outputs.json").read_text())
 
 

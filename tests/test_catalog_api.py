@@ -16,10 +16,10 @@ from dd_notebook.catalog import (
     CatalogPermissionDenied,
     MQLSyntaxError,
 )
-from dd_notebook.catalog.namespaces import require_owner
-from dd_notebook.catalog.replicas import RSE, add_replicas, add_rses, ensure_dd_tables
-from dd_notebook.catalog.schema import connect, ensure_schema
-from dd_notebook.server.users import User
+from dd_notebook.server.catalog.namespaces import require_owner
+from dd_notebook.server.catalog.replicas import RSE, add_replicas, add_rses, ensure_dd_tables
+from dd_notebook.server.catalog.schema import connect, ensure_schema
+from dd_notebook.server.auth.users import User
 
 
 @pytest.fixture
@@ -168,7 +168,7 @@ def test_hot_keys_are_backfilled_and_used(tmp_path: Path):
 
 
 def test_dd_tables_match_the_server_and_keep_existing_rows(tmp_path: Path):
-    from dd_notebook.server.db import connect as server_connect
+    from dd_notebook.server.core.db import connect as server_connect
 
     db = tmp_path / "shared.sqlite"
     server_connect(db).close()

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from dd_notebook.catalog import Catalog, CatalogExists
-from dd_notebook.catalog.demo import load_demo_catalog
-from dd_notebook.catalog.schema import connect
+from dd_notebook.server.catalog.demo import load_demo_catalog
+from dd_notebook.server.catalog.schema import connect
 
 
 def _load(path: Path, seed: int = 7, n_files: int = 3000) -> sqlite3.Connection:
@@ -27,7 +27,7 @@ def _dump(conn: sqlite3.Connection) -> list[tuple]:
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> sqlite3.Connection:
-    from dd_notebook.server.db import connect as server_connect
+    from dd_notebook.server.core.db import connect as server_connect
 
     path = tmp_path_factory.mktemp("demo") / "demo.sqlite"
     server_connect(path).close()

@@ -22,9 +22,9 @@ from starlette.requests import Request
 from starlette.routing import Mount
 
 from dd_notebook.catalog import Catalog
-from dd_notebook.catalog.app import create_catalog_app
-from dd_notebook.catalog.sample import load_sample_catalog
-from dd_notebook.server.errors import HTTPError
+from dd_notebook.server.catalog.app import create_catalog_app
+from dd_notebook.server.catalog.sample import load_sample_catalog
+from dd_notebook.server.core.errors import HTTPError
 
 FILE_KEYS = ["fid", "namespace", "name", "retired", "retired_by", "updated_by", "retired_timestamp",
              "updated_timestamp", "created_timestamp", "checksums", "size", "creator"]

@@ -9,11 +9,11 @@ import pytest
 import requests
 from metacat.webapi import MetaCatClient as UpstreamClient
 
-from dd_notebook.catalog.demo import load_demo_catalog
-from dd_notebook.catalog.schema import connect
+from dd_notebook.server.catalog.demo import load_demo_catalog
+from dd_notebook.server.catalog.schema import connect
 from dd_notebook.metacat import MetaCatClient
 from dd_notebook.server import LocalServer
-from dd_notebook.server.db import connect as server_connect
+from dd_notebook.server.core.db import connect as server_connect
 
 
 @pytest.fixture(scope="module")

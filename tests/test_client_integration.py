@@ -425,11 +425,22 @@ def test_token_from_ddisp_login_is_used_by_our_client(srv, tmp_path, monkeypatch
     assert virtual_project(client, 1, "ddl")["owner"] == "alice"
 
 
-def test_token_saved_by_our_client_is_used_by_ddisp(srv, tmp_path, monkeypatch):
+def test_login_to_a_throwaway_server_leaves_the_token_library_alone(srv, tmp_path, monkeypatch):
     monkeypatch.setenv("HOME", str(tmp_path))
     monkeypatch.chdir(tmp_path)
     client = DataDispatcherClient(srv.url, srv.auth_url)
+    assert client.login_password("bob", "bob")[0] == "bob"
+    assert client.auth_info()[0] == "bob" and client.token()["sub"] == "bob"
+    assert not (tmp_path / ".token_library").exists() and not client.tokens_saved()
+    assert DataDispatcherClient(srv.url, srv.auth_url).Token is None  # nothing was stored for the next client
+
+
+def test_token_saved_by_our_client_is_used_by_ddisp(srv, tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.chdir(tmp_path)
+    client = DataDispatcherClient(srv.url, srv.auth_url, token_library=str(tmp_path / ".token_library"))
     client.login_password("bob", "bob")
+    assert client.tokens_saved()
     pid = virtual_project(client, 1, "our")["project_id"]
     assert not (tmp_path / ".data_dispatcher_worker_id").exists()
     result = ddisp(["project", "list"], tmp_path, srv)

@@ -1,4 +1,4 @@
-"""dd_notebook.frames on JSON recorded from the real upstream DD server (shared/golden).
+"""dd_notebook.frames on JSON recorded from the real upstream DD server (``tests/data``).
 
 The transcript masks absolute timestamps as ``"<float>"``; the loader replaces
 each with a distinct increasing epoch so the converters see upstream-shaped
@@ -28,12 +28,7 @@ from dd_notebook.frames import (
     rses_frame,
 )
 
-CANDIDATES = [
-    Path(__file__).resolve().parents[2] / "shared" / "golden" / "upstream-dd-transcript.json",
-    Path("/work/shared/golden/upstream-dd-transcript.json"),
-]
-GOLDEN = next((p for p in CANDIDATES if p.exists()), None)
-pytestmark = pytest.mark.skipif(GOLDEN is None, reason="shared/golden transcript not found")
+GOLDEN = Path(__file__).resolve().parent / "data" / "upstream-dd-transcript.json"
 EPOCH = 1_750_000_000.0
 
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from dd_notebook.catalog.errors import MQLCompilationError, MQLSyntaxError
-from dd_notebook.catalog.mql import nodes as n
-from dd_notebook.catalog.mql.parser import parse
+from dd_notebook.server.catalog.errors import MQLCompilationError, MQLSyntaxError
+from dd_notebook.server.catalog.mql import nodes as n
+from dd_notebook.server.catalog.mql.parser import parse
 
 DS = n.DatasetFiles((n.DatasetSelector("a", "b"),))
 

@@ -1,4 +1,4 @@
-"""MQL semantics over the fixed sample catalog (dd_notebook.catalog.sample), with exact expected results.
+"""MQL semantics over the fixed sample catalog (dd_notebook.server.catalog.sample), with exact expected results.
 
 Every query runs twice: with the planner free to drive from indexes (dataset
 membership, the hot-key inverted index) and with every condition probed row by
@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from dd_notebook.catalog import Catalog
-from dd_notebook.catalog.mql import compiler
-from dd_notebook.catalog.sample import load_sample_catalog
+from dd_notebook.server.catalog.mql import compiler
+from dd_notebook.server.catalog.sample import load_sample_catalog
 
 ALL_S = ["f01", "f02", "f03", "f04", "f05", "f06", "f07", "f08", "f10", "f11", "f12"]  # f09 is retired
 

@@ -11,7 +11,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from dd_notebook.server.search import SearchError, SearchSyntaxError, compile_search
+from dd_notebook.server.dd.search import SearchError, SearchSyntaxError, compile_search
 
 
 def local(*args: int) -> float:

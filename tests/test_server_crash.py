@@ -10,6 +10,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,8 @@ import requests
 
 N_FILES = 1500
 N_WORKERS = 8
+#: The server is killed when this many releases have been acknowledged (an event, not a time).
+KILL_AFTER = N_FILES // 4
 
 
 def _free_port() -> int:
@@ -40,8 +43,9 @@ def _start(db: Path, port: int) -> subprocess.Popen:
 
 
 def _token(db: Path) -> str:
-    from dd_notebook.server.db import connect, get_secret
-    from dd_notebook.server.tokens import TokenSigner
+    from dd_notebook.server.auth.tokens import get_secret
+    from dd_notebook.server.core.db import connect
+    from dd_notebook.server.auth.tokens import TokenSigner
 
     conn = connect(db)
     try:
@@ -50,11 +54,13 @@ def _token(db: Path) -> str:
         conn.close()
 
 
-def _campaign(url: str, token: str, pid: int) -> dict[str, list[str]]:
+def _campaign(url: str, token: str, pid: int, after: int = 0,
+              then: Callable[[], None] | None = None) -> dict[str, list[str]]:
     """Workers reserve and release until the project ends or the server goes away.
 
     A worker first finishes handles it holds (the reply to its release may have been lost in
-    the crash) and then asks for new ones.
+    the crash) and then asks for new ones. ``then`` is called once, by the worker whose
+    acknowledged release makes ``after`` files done (the test kills the server there).
     """
     done: dict[str, list[str]] = collections.defaultdict(list)
     lock = threading.Lock()
@@ -81,6 +87,8 @@ def _campaign(url: str, token: str, pid: int) -> dict[str, list[str]]:
                 if release.status_code == 200:
                     with lock:
                         done[name].append(worker_id)
+                        if then is not None and len(done) == after:
+                            then()
         except requests.ConnectionError:
             return
 
@@ -103,10 +111,7 @@ def test_kill_9_during_campaign_loses_nothing(tmp_path):
         "files": [f"cr:f{i:05d}" for i in range(N_FILES)], "project_attributes": {"virtual": True}}).json()
     pid = project["project_id"]
 
-    killer = threading.Timer(1.5, lambda: os.kill(proc.pid, signal.SIGKILL))
-    killer.start()
-    first = _campaign(url, token, pid)
-    killer.join()
+    first = _campaign(url, token, pid, after=KILL_AFTER, then=lambda: os.kill(proc.pid, signal.SIGKILL))
     proc.wait(timeout=30)
     assert 0 < len(first) < N_FILES, "the crash should interrupt the campaign"
 

@@ -7,8 +7,9 @@ import sqlite3
 
 import pytest
 
-from dd_notebook.server.db import connect, transaction
-from dd_notebook.server.group_commit import CommitFailed, GroupCommit
+from dd_notebook.server.core.db import connect
+from dd_notebook.server.core.transactions import transaction
+from dd_notebook.server.core.group_commit import CommitFailed, GroupCommit
 
 
 @pytest.fixture

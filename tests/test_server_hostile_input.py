@@ -6,11 +6,11 @@ import orjson
 import pytest
 import requests
 
-from dd_notebook.catalog.mql.parser import MAX_QUERY_DEPTH, MAX_QUERY_TERMS
+from dd_notebook.server.catalog.mql.parser import MAX_QUERY_DEPTH, MAX_QUERY_TERMS
 from dd_notebook.server import LocalServer
-from dd_notebook.server.search_grammar import MAX_QUERY_DEPTH as SEARCH_DEPTH
-from dd_notebook.server.search_grammar import MAX_QUERY_LENGTH as SEARCH_LENGTH
-from dd_notebook.server.validation import MAX_JSON_DEPTH
+from dd_notebook.server.dd.search_grammar import MAX_QUERY_DEPTH as SEARCH_DEPTH
+from dd_notebook.server.dd.search_grammar import MAX_QUERY_LENGTH as SEARCH_LENGTH
+from dd_notebook.server.dd.validation import MAX_JSON_DEPTH
 
 SQLITE_TEXTS = ("sqlite", "parser stack", "expression tree", "operationalerror", "traceback", "internal")
 

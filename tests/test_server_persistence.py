@@ -13,7 +13,7 @@ from dd_notebook.server import LocalServer
 
 def test_restart_continues_where_it_was(tmp_path):
     db = tmp_path / "persist.sqlite"
-    with LocalServer(db=db) as first:
+    with LocalServer(db=db, demo=True) as first:
         token = first.issue_token("alice")
         headers = {"X-Authentication-Token": token}
         project = requests.post(f"{first.url}/create_project", headers=headers, json={
@@ -26,7 +26,7 @@ def test_restart_continues_where_it_was(tmp_path):
         before = requests.get(f"{first.url}/project", params={"project_id": pid}).json()
         log_before = requests.get(f"{first.url}/project_handles_log", params={"project_id": pid}).json()
 
-    with LocalServer(db=db) as second:
+    with LocalServer(db=db, demo=True) as second:
         after = requests.get(f"{second.url}/project", params={"project_id": pid}).json()
         assert after == before
         assert after["created_timestamp"] == project["created_timestamp"]  # sub-second precision kept

@@ -13,9 +13,9 @@ import requests
 
 from dd_notebook.cli import build_parser
 from dd_notebook.server import LocalServer
-from dd_notebook.server import db as server_db
-from dd_notebook.server.db import InsecureDatabaseError, connect
-from dd_notebook.server.users import digest_ha1
+from dd_notebook.server.core import db as server_db
+from dd_notebook.server.core.db import InsecureDatabaseError, connect
+from dd_notebook.server.auth.users import digest_ha1
 
 
 def _mode(path: Path) -> int:
@@ -54,11 +54,11 @@ def test_world_readable_database_is_fixed_with_a_warning(tmp_path, caplog):
     db = tmp_path / "dd.sqlite"
     connect(db).close()
     os.chmod(db, 0o644)
-    with caplog.at_level(logging.WARNING, logger="dd_notebook.server.db"), \
+    with caplog.at_level(logging.WARNING, logger="dd_notebook.server.core.db"), \
             LocalServer(db=db, demo=True, demo_files=0) as server:
         assert requests.get(f"{server.url}/probe").text == "OK"
         assert _mode(db) == 0o600
-    warnings = [r.getMessage() for r in caplog.records if r.name == "dd_notebook.server.db"]
+    warnings = [r.getMessage() for r in caplog.records if r.name == "dd_notebook.server.core.db"]
     assert len(warnings) == 1 and str(db) in warnings[0] and "0644" in warnings[0], warnings
 
 

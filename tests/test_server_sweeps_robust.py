@@ -17,11 +17,11 @@ import pytest
 from conftest import DDHttp, start_server
 
 from dd_notebook.server import SweepSettings
-from dd_notebook.server.db import connect
-from dd_notebook.server.dispatch import Dispatcher
-from dd_notebook.server.projects import ProjectStore
-from dd_notebook.server.rses import RSEStore
-from dd_notebook.server.users import UserStore
+from dd_notebook.server.core.db import connect
+from dd_notebook.server.dd.dispatch import Dispatcher
+from dd_notebook.server.dd.projects import ProjectStore
+from dd_notebook.server.dd.rses import RSEStore
+from dd_notebook.server.auth.users import UserStore
 
 FAST = SweepSettings(worker_timeout_interval=0.2, idle_interval=0.2)
 SLOW = SweepSettings(worker_timeout_interval=3600, idle_interval=3600)
@@ -107,7 +107,7 @@ BROKEN = {
 
 
 def _sweep_logs(caplog) -> list[str]:
-    return [r.getMessage() for r in caplog.records if r.name == "dd_notebook.server.dispatch"
+    return [r.getMessage() for r in caplog.records if r.name == "dd_notebook.server.dd.dispatch"
             and r.levelno == logging.WARNING]
 
 
@@ -128,7 +128,7 @@ def test_unreadable_project_is_logged_once_per_sweep_and_skipped(tmp_path, caplo
     try:
         users = UserStore(conn)
         dispatcher = Dispatcher(ProjectStore(conn, users), RSEStore(conn))
-        with caplog.at_level(logging.WARNING, logger="dd_notebook.server.dispatch"):
+        with caplog.at_level(logging.WARNING, logger="dd_notebook.server.dd.dispatch"):
             released = dispatcher.sweep_worker_timeouts(now=time.time() + 10)
         states = dict(conn.execute("SELECT project_id, state FROM handles").fetchall())
     finally:
@@ -148,7 +148,7 @@ def test_server_starts_and_keeps_sweeping_with_an_unreadable_project(tmp_path, c
     finally:
         server.stop()
     _break(db, "UPDATE projects SET worker_timeout = 'x', idle_timeout = 'y' WHERE id = ?", (bad,))
-    with caplog.at_level(logging.WARNING, logger="dd_notebook.server.dispatch"):
+    with caplog.at_level(logging.WARNING, logger="dd_notebook.server.dd.dispatch"):
         server = start_server(db, sweeps=FAST)
         try:
             dd = DDHttp(server)

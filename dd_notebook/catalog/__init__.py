@@ -1,17 +1,8 @@
-"""A MetaCat-compatible file catalog on SQLite: MQL engine, Python API and web app.
+"""The embedded MetaCat-compatible catalog, by its public names.
 
-Data flows one way::
-
-    MQL text ─► mql.parser (own Lark LALR grammar) ─► mql.nodes (syntax tree)
-             ─► mql.compiler + mql.meta_sql ─► one parameterised SQL statement
-             ─► querying (lazy batches) ─► records (dicts, or json-seq bytes)
-             ─► api.Catalog (Python) / app + app_query + app_write (HTTP, mounted at /metacat/app)
-
-Modules: ``schema`` (tables, SQL functions, hot-key index), ``errors``,
-``validation``, ``namespaces`` / ``datasets`` / ``files`` (catalog objects),
-``replicas`` (rows in the DD server's ``rses``/``replicas`` tables),
-``demo`` + ``demo_data`` (deterministic DUNE-like demo catalog), ``sample``
-(a tiny fixed catalog for examples and tests), ``web`` (HTTP helpers).
+The catalog is one of the embedded server's services and lives in
+:mod:`dd_notebook.server.catalog`; this module keeps its public names
+importable from here.
 
 Example:
     >>> from dd_notebook.catalog import Catalog
@@ -20,8 +11,9 @@ Example:
     []
 """
 
-from .api import Catalog
-from .errors import (
+from ..server.catalog import (
+    DEFAULT_HOT_KEYS,
+    Catalog,
     CatalogError,
     CatalogExists,
     CatalogInvalidInput,
@@ -30,8 +22,9 @@ from .errors import (
     MQLCompilationError,
     MQLError,
     MQLSyntaxError,
+    connect,
+    ensure_schema,
 )
-from .schema import DEFAULT_HOT_KEYS, connect, ensure_schema
 
 __all__ = [
     "DEFAULT_HOT_KEYS",

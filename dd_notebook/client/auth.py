@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import logging
 import os
+from typing import Any
 from urllib.parse import quote
 
 import requests
 from requests.auth import HTTPDigestAuth
 
 from .base import ClientBase
-from .errors import AuthenticationError, AuthExpiredError
+from .errors import AuthenticationError, AuthExpiredError, auth_message
+from .http import DEFAULT_LOGIN_ADVICE
 from .tokens import Token
 
 __all__ = ["AuthMixin", "find_bearer_token"]
@@ -60,13 +62,23 @@ class AuthMixin(ClientBase):
         query = "&".join(f"{k}={quote(v, safe='')}" for k, v in params.items())
         return f"{self.AuthURL}/auth?{query}"
 
-    def _accept_login(self, response: requests.Response) -> tuple[str, float]:
+    def _login_request(self, method: str, url: str, **args: Any) -> requests.Response:
+        """Send a login request (logins change nothing on the server, so they are retried as reads)."""
+        return self._http.request(method, url, is_read=True, **args)
+
+    def _accept_login(self, response: requests.Response, username: str) -> tuple[str, float]:
+        where = f"login of user {username!r} at {self.AuthURL} (for {self.ServerURL})"
         if response.status_code != 200:
-            raise AuthenticationError(response.url, response.status_code, response.text.strip(), response.text)
+            text = response.text.strip() or f"HTTP status {response.status_code}"
+            raise AuthenticationError(response.url, response.status_code, f"{where} refused: {text}", response.text)
         encoded = response.headers.get("X-Authentication-Token")
         if not encoded:
-            raise AuthenticationError(response.url, response.status_code, "the server returned no token")
-        token = Token.decode(encoded)
+            raise AuthenticationError(response.url, response.status_code, f"{where}: the server returned no token")
+        try:
+            token = Token.decode(encoded)
+        except ValueError as exc:
+            raise AuthenticationError(response.url, response.status_code,
+                                      f"{where}: the server returned an unreadable token ({exc})") from None
         self._http.token = token
         try:
             self.TokenLib.store(self.ServerURL, token)
@@ -92,10 +104,8 @@ class AuthMixin(ClientBase):
         Raises:
             AuthenticationError: the server refused the login.
         """
-        response = self._http.retry_request(
-            "get", self._auth_url(method="digest"), auth=HTTPDigestAuth(username, password)
-        )
-        return self._accept_login(response)
+        response = self._login_request("GET", self._auth_url(method="digest"), auth=HTTPDigestAuth(username, password))
+        return self._accept_login(response, username)
 
     def login_ldap(self, username: str, password: str) -> tuple[str, float]:
         """Performs password-based authentication using LDAP and stores the token locally.
@@ -109,8 +119,8 @@ class AuthMixin(ClientBase):
             AuthenticationError: the server refused the login (e.g. LDAP not configured).
         """
         body = f"{username}:{password}".encode()
-        response = self._http.retry_request("post", self._auth_url(method="ldap"), data=body)
-        return self._accept_login(response)
+        response = self._login_request("POST", self._auth_url(method="ldap"), body=body)
+        return self._accept_login(response, username)
 
     def login_password(self, username: str, password: str) -> tuple[str, float]:
         """Combines LDAP and RFC 2617 digest authentication: LDAP first, digest if LDAP fails.
@@ -149,12 +159,12 @@ class AuthMixin(ClientBase):
         bearer = (encoded_token or "").strip() or find_bearer_token()
         if not bearer:
             raise AuthenticationError(
-                None, None, "no token given and none found in BEARER_TOKEN, BEARER_TOKEN_FILE or XDG_RUNTIME_DIR"
+                None, None, f"login of user {username!r} at {self.AuthURL}: no token given and none found in "
+                "BEARER_TOKEN, BEARER_TOKEN_FILE or XDG_RUNTIME_DIR"
             )
-        response = self._http.retry_request(
-            "post", self._auth_url(method="token", username=username), headers={"Authorization": "bearer " + bearer}
-        )
-        return self._accept_login(response)
+        response = self._login_request("POST", self._auth_url(method="token", username=username),
+                                       headers={"Authorization": "bearer " + bearer})
+        return self._accept_login(response, username)
 
     def login_x509(self, username: str, cert: str, key: str | None = None) -> tuple[str, float]:
         """Performs X.509 authentication and stores the authentication token locally.
@@ -170,10 +180,32 @@ class AuthMixin(ClientBase):
         Raises:
             AuthenticationError: the server refused the certificate.
         """
-        response = self._http.retry_request(
-            "get", self._auth_url(method="x509", username=username), cert=(cert, key or cert)
-        )
-        return self._accept_login(response)
+        response = self._login_request("GET", self._auth_url(method="x509", username=username),
+                                       cert=(cert, key or cert))
+        return self._accept_login(response, username)
+
+    def my_x509_dn(self, cert: str, key: str | None = None) -> dict[str, str]:
+        """Return the certificate's subject and issuer DNs as the auth server sees them (``GET mydn``).
+
+        Args:
+            cert: Path to the certificate file (or certificate and key, e.g. a proxy).
+            key: Path to the private key file; default: ``cert``.
+
+        Returns:
+            ``{"subject": <DN>, "issuer": <DN>}``.
+
+        Raises:
+            AuthenticationError: the server refused (e.g. not HTTPS).
+        """
+        response = self._login_request("GET", f"{self.AuthURL}/mydn", cert=(cert, key or cert))
+        if response.status_code != 200:
+            text = response.text.strip() or f"HTTP status {response.status_code}"
+            raise AuthenticationError(response.url, response.status_code,
+                                      f"{self.AuthURL} did not read the certificate {cert}: {text}", response.text)
+        answer = self._http.decode(response, "mydn")
+        if not isinstance(answer, dict):
+            raise AuthenticationError(response.url, 200, f"{self.AuthURL}/mydn answered {answer!r}")
+        return answer
 
     def auth_info(self) -> tuple[str, float]:
         """Returns information about the current authentication token, checked by the auth server.
@@ -188,11 +220,15 @@ class AuthMixin(ClientBase):
         token = self._http.token or self.TokenLib.get(self.ServerURL)
         url = f"{self.AuthURL}/verify"
         if token is None:
-            raise AuthenticationError(url, None, "No token found")
-        response = self._http.retry_request("get", url, headers={"X-Authentication-Token": token.encoded})
+            library = self.TokenLib.path or "none yet"
+            raise AuthenticationError(url, None, f"No token found: no user is logged in to {self.ServerURL} "
+                                                 f"(token library: {library}); log in with {DEFAULT_LOGIN_ADVICE}")
+        response = self._login_request("GET", url, headers={"X-Authentication-Token": token.encoded})
         if response.status_code == 200:
             return token.subject, token.expiration
         text = response.text.strip()
-        if token.expired() or "token expired" in text.lower():
-            raise AuthExpiredError(url, response.status_code, token.expiration, response.text)
-        raise AuthenticationError(url, response.status_code, text, response.text)
+        expired = token.expired() or "token expired" in text.lower()
+        message = auth_message(text, token.subject, self.ServerURL, DEFAULT_LOGIN_ADVICE, token.expiration, expired)
+        if expired:
+            raise AuthExpiredError(url, response.status_code, token.expiration, response.text, message=message)
+        raise AuthenticationError(url, response.status_code, message, response.text)

@@ -15,7 +15,7 @@ import requests
 from .errors import HTTPError, ServerError
 from .http import HTTPTransport
 from .tokens import Token as JWTToken
-from .tokens import TokenLibrary
+from .tokens import TokenLibrary, is_throwaway_server
 from .worker_id import DEFAULT_WORKER_ID_FILE, WorkerIdFile, generate_worker_id
 
 __all__ = ["ClientBase"]
@@ -56,9 +56,12 @@ class ClientBase:
                 ``server_url``.
             token_file: File holding an encoded JWT.
             token_library: Path of the token library; default: the upstream
-                locations (``$HOME/.token_library``, ...).
+                locations (``$HOME/.token_library``, ...), except for a server on
+                a loopback address and an ephemeral port (a ``LocalServer``):
+                logins keep their tokens in memory and never write the user's library.
             cpu_site: CPU site name sent with ``next_file`` (proximity lookup).
-            timeout: Read timeout of each HTTP request, seconds.
+            timeout: Longest time one call may take, seconds, retries and waits
+                included (default 300 s, upstream's retry budget).
 
         Raises:
             ValueError: no server URL was given or found in the environment, or
@@ -74,6 +77,7 @@ class ClientBase:
         self.Timeout: float = float(timeout or 300)
         self._http = HTTPTransport(server_url, self.Timeout)
         self._token_library_path = token_library
+        self._token_file = token_file
         self._token_library: TokenLibrary | None = None
         self._worker_id_file = WorkerIdFile(worker_id_file)
         self._worker_id: str | None = worker_id if worker_id is not None else self._worker_id_file.read()
@@ -90,9 +94,10 @@ class ClientBase:
 
     @property
     def TokenLib(self) -> TokenLibrary:  # noqa: N802 - upstream-compatible name
-        """The token library (read on first use)."""
+        """The token library (read on first use; never written for a throwaway local server)."""
         if self._token_library is None:
-            self._token_library = TokenLibrary(self._token_library_path)
+            throwaway = self._token_library_path is None and is_throwaway_server(self.ServerURL)
+            self._token_library = TokenLibrary(self._token_library_path, persist=not throwaway)
         return self._token_library
 
     @property
@@ -109,8 +114,33 @@ class ClientBase:
 
     @property
     def Token(self) -> JWTToken | None:  # noqa: N802 - upstream-compatible name
-        """The token sent with requests, or ``None``."""
+        """The token sent with requests, or ``None`` (``Token.encode()``, ``Token["sub"]`` work as upstream)."""
         return self._http.token
+
+    @Token.setter
+    def Token(self, value: Any) -> None:  # noqa: N802 - upstream-compatible name
+        self._http.token = None if value is None else JWTToken.decode(value)
+
+    def auth_headers(self) -> dict[str, str]:
+        """Return the header that carries the token (``{}`` without a token; upstream returns ``None``)."""
+        return self._http.auth_headers()
+
+    def token(self) -> JWTToken | None:
+        """Return the token, reloading it from the token file or library when missing or expired (as upstream)."""
+        current = self._http.token
+        if current is None or current.expired():
+            if self._token_file:
+                with open(self._token_file, "rb") as f:
+                    current = JWTToken.decode(f.read())
+            else:
+                self.TokenLib.reload()
+                current = self.TokenLib.get(self.ServerURL)
+            self._http.token = current
+        return current
+
+    def tokens_saved(self) -> bool:
+        """Tell whether the token library is a file (False before the first login, or for a throwaway server)."""
+        return self.TokenLib.saved
 
     @property
     def session(self) -> requests.Session:
@@ -127,10 +157,12 @@ class ClientBase:
         return str(self._http.get("version")).strip()
 
     def retry_request(self, method: str, url: str, timeout: float | None = None, **args: Any) -> requests.Response:
-        """Send a request, retrying on 503 (and 502/504) with a random, exponentially growing delay.
+        """Send a request, retrying on 503 and 429 with a random, exponentially growing delay.
 
-        Use ``timeout=0`` to try the request exactly once. Returns the response
-        with status 503 when the time budget (default 300 s) runs out.
+        502/504 are not retried here: the URL may be one that changes something.
+        ``Retry-After`` is honoured. Use ``timeout=0`` to try the request exactly
+        once. Returns the response with status 503 when the time budget (default
+        300 s, never more than the client's timeout) runs out.
 
         Args:
             method: ``"get"`` or ``"post"``.

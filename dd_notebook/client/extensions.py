@@ -19,7 +19,6 @@ from typing import Any
 import orjson
 
 from .errors import EndpointUnavailableError, NotFoundError, ServerError
-from .http import decode_response
 from .projects import ProjectsMixin
 
 __all__ = ["COLUMNS_TYPE", "FILE_PROPERTIES", "HandleLogPage", "NotebookExtensionsMixin", "copy_file_fields",
@@ -127,7 +126,7 @@ class NotebookExtensionsMixin(ProjectsMixin):
             body = response.content
             del response
             return parse_columns(body)
-        return decode_response(response, none_if_not_found=True, token=token)
+        return self._http.decode(response, "project", none_if_not_found=True, token=token)
 
     def get_handles_log_columns(self, project_id: int, gui_url: str | None = None) -> Any:
         """Return the handle log in the cheapest form the server offers (extension).
@@ -187,13 +186,13 @@ class NotebookExtensionsMixin(ProjectsMixin):
                     data: Any = parse_columns(response.content)
                     count = len(data["events"]["t"])
                 else:
-                    data = decode_response(response, token=token)
+                    data = self._http.decode(response, "project_handles_log", token=token)
                     count = len(data)
                 return HandleLogPage(data, int(cursor), more, count)
             unsupported = response.status_code == 400 and "Unknown parameter" in response.text
             if response.status_code != 200 and not unsupported:
                 try:
-                    decode_response(response, token=token)
+                    self._http.decode(response, "project_handles_log", token=token)
                 except (ServerError, NotFoundError) as exc:
                     self._note_missing("project_handles_log", exc)
                     if "project_handles_log" not in self._missing_endpoints:
@@ -303,6 +302,11 @@ class NotebookExtensionsMixin(ProjectsMixin):
 
         Raises:
             ValueError: the query selected no files, or no MetaCat URL is known.
+            BadRequestError: the MQL query does not parse or compile (raised by the catalog).
+            NotFoundError: the query names an unknown dataset (raised by the catalog).
+            DataDispatcherError: any other failure of the catalog or the data server; with
+                dd-notebook's ``MetaCatClient`` every error is of the one tree
+                (:mod:`dd_notebook.errors`), an upstream client raises its own classes.
         """
         fields = _field_list(copy_metadata)
         if metacat is None:

@@ -68,7 +68,8 @@ class DirectSender:
             timeout: ``(connect, read)`` timeouts, seconds.
 
         Returns:
-            The complete response (body read, connection back in the pool), or ``None``.
+            The response with its body not read yet (``response.raw`` holds the connection until
+            the body is read, see :class:`dd_notebook.client.body.BodyReader`), or ``None``.
 
         Raises:
             urllib3.exceptions.HTTPError: transport failures (timeouts, refused or dropped connections, TLS errors).
@@ -97,13 +98,7 @@ class DirectSender:
             retries=False,
             timeout=self._timeout(timeout),
         )
-        response = adapter.build_response(request, raw)
-        # Read the whole body in one call (``Response.content`` would read it in 10 KiB
-        # chunks) and give the connection back to the pool.
-        response._content = raw.read(decode_content=True)
-        response._content_consumed = True
-        raw.release_conn()
-        return response
+        return adapter.build_response(request, raw)
 
     def _pool(self, adapter: HTTPAdapter, request: requests.PreparedRequest, origin: str) -> urllib3.HTTPConnectionPool:
         session = self.session

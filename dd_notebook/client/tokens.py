@@ -23,10 +23,11 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 import jwt
 
-__all__ = ["Token", "TokenLibrary", "default_library_paths"]
+__all__ = ["Token", "TokenLibrary", "default_library_paths", "is_throwaway_server"]
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +87,67 @@ class Token:
         exp = self.expiration
         return exp is not None and exp <= (time.time() if now is None else now)
 
+    # The upstream ``SignedToken`` interface, for scripts written against the upstream clients.
+    def encode(self) -> bytes:
+        """Return the encoded token as bytes, like upstream ``SignedToken.encode()``."""
+        return self.encoded.encode("ascii")
+
+    @property
+    def Payload(self) -> dict[str, Any]:  # noqa: N802 - upstream-compatible name
+        """The claims (upstream name)."""
+        return self.claims
+
+    @property
+    def tid(self) -> str | None:
+        """The ``jti`` claim (upstream name)."""
+        return self.claims.get("jti")
+
+    @property
+    def issuer(self) -> str | None:
+        """The ``iss`` claim."""
+        return self.claims.get("iss")
+
+    def __getitem__(self, claim: str) -> Any:
+        return self.claims[claim]
+
+    def get(self, claim: str, default: Any = None) -> Any:
+        """Return a claim, or ``default``."""
+        return self.claims.get(claim, default)
+
+    def keys(self) -> Any:
+        """The claim names."""
+        return self.claims.keys()
+
+    def items(self) -> Any:
+        """``(claim, value)`` pairs."""
+        return self.claims.items()
+
+
+def _ephemeral_ports() -> range:
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range", encoding="ascii") as f:
+            low, high = (int(v) for v in f.read().split())
+    except (OSError, ValueError):
+        low, high = 49152, 65535  # the IANA dynamic range (macOS, Windows)
+    return range(low, high + 1)
+
+
+def is_throwaway_server(url: str) -> bool:
+    """Tell whether ``url`` is a server on a loopback address and an ephemeral port (a ``LocalServer``).
+
+    Such a server lives for one process: its port is picked by the system and
+    its tokens are useless once it stops, so the client keeps their tokens in
+    memory instead of writing them to the user's token library (unless a library path is given).
+    """
+    parts = urlsplit(url)
+    try:
+        port = parts.port
+    except ValueError:
+        return False
+    host = (parts.hostname or "").lower()
+    loopback = host == "localhost" or host == "::1" or host.startswith("127.")
+    return loopback and port is not None and port in _ephemeral_ports()
+
 
 def default_library_paths() -> list[str]:
     """Return the upstream candidate locations of the token library, in lookup order."""
@@ -98,13 +160,16 @@ class TokenLibrary:
 
     Args:
         path: Explicit library file; default: the upstream candidate list.
+        persist: Write stored tokens to the file; ``False`` keeps them in this object only
+            (throwaway servers), while entries already in the file are still read.
 
     Attributes:
         path: The library file in use (``None`` until one exists or is created).
     """
 
-    def __init__(self, path: str | None = None) -> None:
+    def __init__(self, path: str | None = None, *, persist: bool = True) -> None:
         self._candidates: Sequence[str] = [path] if path else default_library_paths()
+        self.persist = persist
         self.path: str | None = next((p for p in self._candidates if os.path.isfile(p)), None)
         self._rejected_saved: set[str] = set()
         self._tokens: dict[str, Token] = self._read() if self.path else {}
@@ -134,6 +199,9 @@ class TokenLibrary:
             OSError: no candidate location is writable.
         """
         token = Token.decode(token)
+        if not self.persist:
+            self._tokens[url] = token
+            return
         if self.path is None:
             self.path = self._create()
         current = self._read()
@@ -141,9 +209,15 @@ class TokenLibrary:
         self._write(current)
         self._tokens = current
 
+    @property
+    def saved(self) -> bool:
+        """True when stored tokens go to a library file (False before one exists, or when not persisting)."""
+        return self.persist and self.path is not None
+
     def remove(self, url: str) -> None:
         """Delete the entry for ``url`` (no error if absent)."""
-        if self.path is None:
+        if self.path is None or not self.persist:
+            self._tokens.pop(url, None)
             return
         current = self._read()
         if current.pop(url, None) is not None:

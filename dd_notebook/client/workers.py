@@ -8,7 +8,7 @@ import time
 from typing import Any
 
 from .base import ClientBase
-from .errors import HTTPError, NotFoundError
+from .errors import HTTPError, InvalidResponseError, NotFoundError
 from .worker_id import WorkerIdFile, generate_worker_id
 
 __all__ = ["WorkersMixin"]
@@ -44,18 +44,33 @@ class WorkersMixin(ClientBase):
         self.WorkerID = worker_id
         return worker_id
 
-    def _reserve(self, project_id: int, cpu_site: str | None, worker_id: str) -> dict[str, Any]:
+    #: Opt-in strict mode: ``next_file`` raises HTTP errors instead of reporting the project as ended.
+    strict_next_file: bool = False
+
+    def _reserve(self, project_id: int, cpu_site: str | None, worker_id: str,
+                 deadline: float | None) -> dict[str, Any]:
         params: list[tuple[str, Any]] = [("project_id", project_id), ("worker_id", worker_id)]
         if cpu_site:
             params.append(("cpu_site", cpu_site))
+        budget = None if deadline is None else max(0.0, deadline - time.time())
         try:
-            return self._http.get("next_file", params)
+            reply = self._http.get("next_file", params, budget=budget)
+        except InvalidResponseError:
+            raise
         except HTTPError as exc:
+            if exc.status in (429, 503) and deadline is not None:
+                return {"retry": True}  # busy, nothing reserved: poll again until the caller's deadline
+            if self.strict_next_file:
+                raise
             # Upstream [2.0] turns every HTTP error into "project ended" (Q-NEXTERR); so do we, but say so.
             # "Inactive project" is the normal end of a worker loop and is logged quietly.
             level = logging.INFO if exc.status == 400 and "Inactive project" in exc.message else logging.WARNING
             log.log(level, "next_file(project_id=%s) failed, reporting the project as ended: %s", project_id, exc)
             return {"retry": False}
+        if not isinstance(reply, dict):
+            raise InvalidResponseError(self._http.url("next_file", params), 200,
+                                       f"next_file answered {type(reply).__name__}, not an object")
+        return reply
 
     def next_file(
         self,
@@ -79,9 +94,13 @@ class WorkersMixin(ClientBase):
             The reserved handle (dict; ``replicas`` maps RSE name → replica), or
             ``True`` when the wait timed out but the project is still running, or
             ``False`` when the project has ended. As upstream, any HTTP error
-            answer also gives ``False`` (it is logged as a warning).
+            answer also gives ``False`` (it is logged as a warning), unless
+            ``client.strict_next_file = True``: then the error is raised. A
+            server busy (503/429) until ``timeout`` gives ``True``.
 
         Raises:
+            HTTPError: only with ``strict_next_file``.
+            InvalidResponseError: the answer is not the JSON object it should be.
             NetworkError: the server could not be reached.
             RequestTimeoutError: a request got no answer in time.
         """
@@ -91,7 +110,7 @@ class WorkersMixin(ClientBase):
         if stagger:
             time.sleep(stagger * random.random())
         while True:
-            reply = self._reserve(project_id, cpu_site, worker_id)
+            reply = self._reserve(project_id, cpu_site, worker_id, deadline)
             handle = reply.get("handle")
             if handle:
                 return handle

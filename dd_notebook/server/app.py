@@ -25,19 +25,22 @@ from pathlib import Path
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from ..catalog.app import create_catalog_app
-from .auth_endpoints import AuthEndpoints
-from .readers import ReadConnections
-from .db import connect, get_secret
-from .group_commit import CommitFailed, GroupCommit
-from .dd_endpoints import DDEndpoints
-from .dispatch import Dispatcher
-from .gui_endpoints import GUIEndpoints
-from .http import Authenticator, Service, text_response
-from .projects import ProjectStore
-from .rses import RSEStore
-from .tokens import TokenSigner
-from .users import UserStore
+from .auth.authenticator import Authenticator
+from .auth.endpoints import AuthEndpoints
+from .auth.tokens import TokenSigner, get_secret
+from .auth.users import UserStore
+from .catalog.app import create_catalog_app
+from .core.db import connect
+from .core.group_commit import CommitFailed, GroupCommit
+from .core.http import text_response
+from .core.readers import ReadConnections
+from .core.service import Service
+from .dd.dispatch import Dispatcher
+from .dd.endpoints import DDEndpoints
+from .dd.gui import GUIEndpoints
+from .dd.projects import ProjectStore
+from .dd.rses import RSEStore
+from .dd.snapshots import SnapshotAnswers
 
 log = logging.getLogger(__name__)
 _SLASHES = re.compile("/{2,}")
@@ -72,12 +75,13 @@ class ServerApp:
         self.readers = ReadConnections(self.db_path)
         self.commits = GroupCommit(self.conn)
         self.conn.group = self.commits
-        auth_service = Service(AuthEndpoints(self.auth).table(), self.auth)
+        answers = SnapshotAnswers(self.readers, self.users, self.commits)
+        auth_service = Service(AuthEndpoints(self.auth).table(), self.auth.authenticate)
         self.mounts: list[tuple[str, ASGIApp]] = [
             ("/dd/data/auth", auth_service),
-            ("/dd/data", Service(DDEndpoints(self.projects, self.rses, self.dispatcher, self.readers).table(), self.auth,
-                                 root_redirect="./index", commits=self.commits)),
-            ("/dd/gui/P", Service(GUIEndpoints(self.projects).table(), self.auth, commits=self.commits)),
+            ("/dd/data", Service(DDEndpoints(self.projects, self.rses, self.dispatcher, answers).table(),
+                                 self.auth.authenticate, root_redirect="./index", commits=self.commits)),
+            ("/dd/gui/P", Service(GUIEndpoints(answers).table(), self.auth.authenticate, commits=self.commits)),
             ("/auth", auth_service),
             ("/metacat/app/auth", auth_service),
             ("/metacat/app", create_catalog_app(self.db_path, self.auth.authenticate)),

@@ -9,10 +9,10 @@ from __future__ import annotations
 import logging
 import sqlite3
 
-from ..catalog.demo import load_demo_catalog
-from ..catalog.errors import CatalogExists
-from .db import transaction
-from .users import UserStore
+from .auth.users import UserStore
+from .catalog.demo import load_demo_catalog
+from .catalog.errors import CatalogExists
+from .core.transactions import transaction
 
 log = logging.getLogger(__name__)
 

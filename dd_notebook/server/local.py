@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import socket
 import tempfile
@@ -13,11 +14,18 @@ from types import TracebackType
 import uvicorn
 
 from .app import ServerApp, SweepSettings
-from .db import connect
+from .auth.users import User, UserStore
+from .core.db import connect
 from .demo import DEFAULT_CATALOG_FILES, seed_demo
-from .users import User, UserStore
 
 log = logging.getLogger(__name__)
+
+
+def _is_loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"
 
 
 class LocalServer:
@@ -30,14 +38,15 @@ class LocalServer:
 
     Args:
         db: SQLite file; None uses a file in a temporary folder removed on exit.
-        demo: Seed demo users (password = user name), RSEs, proximity map and catalog.
+        demo: Seed demo users (password = user name), RSEs, proximity map and catalog. Off by
+            default: pointing a server at a real database file must not add ``admin/admin``.
         demo_files: Files of the demo catalog (0 for none).
         host: Interface to bind (loopback by default).
         port: TCP port; 0 picks a free one.
         sweeps: Periods of the worker-timeout and idle sweeps.
     """
 
-    def __init__(self, db: str | Path | None = None, demo: bool = True, host: str = "127.0.0.1", port: int = 0,
+    def __init__(self, db: str | Path | None = None, demo: bool = False, host: str = "127.0.0.1", port: int = 0,
                  sweeps: SweepSettings = SweepSettings(), demo_files: int = DEFAULT_CATALOG_FILES) -> None:
         self._tmp = tempfile.TemporaryDirectory(prefix="dd-notebook-") if db is None else None
         self.db_path = Path(self._tmp.name) / "dd.sqlite" if self._tmp else Path(db)  # type: ignore[arg-type]
@@ -86,6 +95,9 @@ class LocalServer:
     def start(self) -> LocalServer:
         """Start serving; returns when the server accepts connections."""
         if self.demo:
+            if not _is_loopback(self.host):
+                log.warning("serving demo users (password = user name) on %s, which is not a loopback address: "
+                            "anyone who can reach it can log in as admin", self.host)
             conn = connect(self.db_path)
             seed_demo(conn, self.demo_files)
             conn.close()

@@ -1,0 +1,122 @@
+"""HTTP helpers shared by every service: responses, query strings, bounded bodies, busy databases.
+
+Media types are those upstream's servers answer with: the DD server sends
+``text/json`` and ``text/html`` texts, MetaCat sends ``application/json`` and
+``text/plain``. Each service passes its own; the helpers are the same.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import sqlite3
+from collections.abc import Callable, Iterable
+from typing import Any
+from urllib.parse import unquote_plus
+
+import orjson
+from starlette.responses import Response
+from starlette.types import Receive
+
+from .errors import HTTPError
+
+__all__ = [
+    "JSON_TYPE",
+    "MAX_PARAM_CHARS",
+    "PLAIN_TYPE",
+    "SERVER_VERSION",
+    "TEXT_TYPE",
+    "is_busy",
+    "json_response",
+    "parse_query",
+    "read_body",
+    "text_response",
+]
+
+JSON_TYPE = "text/json; charset=UTF-8"
+TEXT_TYPE = "text/html; charset=UTF-8"
+PLAIN_TYPE = "text/plain; charset=UTF-8"
+MAX_PARAM_CHARS = 1 << 20
+#: Version of the dd-notebook distribution (what the catalog's ``data/version`` answers).
+SERVER_VERSION = importlib.metadata.version("dd-notebook")
+
+_BUSY_CODES = {sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED}
+
+
+def json_response(obj: Any, media_type: str = JSON_TYPE) -> Response:
+    """Return ``obj`` serialised as JSON in a 200 response (default type: the DD client's ``text/json``)."""
+    return Response(orjson.dumps(obj), media_type=media_type)
+
+
+def text_response(text: str, status: int = 200, media_type: str = TEXT_TYPE,
+                  headers: dict[str, str] | None = None) -> Response:
+    """Return a text response with ``status``."""
+    return Response(text, status_code=status, media_type=media_type, headers=headers)
+
+
+def is_busy(exc: BaseException) -> bool:
+    """True when ``exc`` is SQLite's "database is busy/locked" (by result code, not by message text)."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    return isinstance(exc, sqlite3.OperationalError) and code is not None and code & 0xFF in _BUSY_CODES
+
+
+def parse_query(query_string: bytes) -> dict[str, Any]:
+    """Decode a query string the way the upstream DD server does.
+
+    Pieces are split on ``&`` and then on the first ``=``; values are decoded
+    with unquote-plus; empty pieces are skipped; a key without ``=`` maps to
+    None; a repeated key maps to a list.
+
+    Raises:
+        HTTPError: 414 when the query string is longer than :data:`MAX_PARAM_CHARS`.
+    """
+    params: dict[str, Any] = {}
+    text = query_string.decode("latin-1")
+    if len(text) > MAX_PARAM_CHARS:
+        raise HTTPError(414, f"Query string too long (limit {MAX_PARAM_CHARS} characters)")
+    for piece in text.split("&"):
+        if not piece:
+            continue
+        key, eq, value = piece.partition("=")
+        key = unquote_plus(key, encoding="utf-8", errors="replace")
+        decoded: str | None = unquote_plus(value, encoding="utf-8", errors="replace") if eq else None
+        if key in params:
+            previous = params[key]
+            params[key] = (previous if isinstance(previous, list) else [previous]) + [decoded]
+        else:
+            params[key] = decoded
+    return params
+
+
+async def read_body(receive: Receive, headers: Iterable[tuple[bytes, bytes]], limit: int,
+                    too_large: Callable[[int], str]) -> bytes:
+    """Read a whole request body, refusing it with 413 as soon as it exceeds ``limit`` bytes.
+
+    A declared ``Content-Length`` above the limit is refused before anything is read.
+    A client that disconnects ends the body.
+
+    Args:
+        receive: The ASGI receive channel.
+        headers: The raw request headers.
+        limit: Largest body accepted, in bytes.
+        too_large: Message of the 413 answer, given the limit.
+
+    Raises:
+        HTTPError: 413 with ``too_large(limit)``.
+    """
+    for name, value in headers:
+        if name == b"content-length" and value.isdigit() and int(value) > limit:
+            raise HTTPError(413, too_large(limit))
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            break
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise HTTPError(413, too_large(limit))
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            break
+    return b"".join(chunks)
