@@ -27,7 +27,16 @@ def _serve(args: argparse.Namespace) -> int:
 
     from .server.app import ServerApp, SweepSettings
     from .server.core.db import InsecureDatabaseError, connect
+    from .server.core.guard import GuardPolicy
     from .server.demo import DEMO_USERS, seed_demo
+    from .server.serving import ConnectionLimits, uvicorn_config
+
+    try:
+        limits = ConnectionLimits(args.header_timeout, args.body_timeout, args.keep_alive_timeout,
+                                  args.max_connections, args.max_connections_per_client)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
 
     db_path = Path(args.db) if args.db else default_db_path()
     try:
@@ -35,7 +44,8 @@ def _serve(args: argparse.Namespace) -> int:
             conn = connect(db_path)
             seed_demo(conn, args.demo_files)
             conn.close()
-        app = ServerApp(db_path, SweepSettings(args.sweep_interval, max(args.sweep_interval, 10.0)))
+        app = ServerApp(db_path, SweepSettings(args.sweep_interval, max(args.sweep_interval, 10.0)),
+                        GuardPolicy(args.host, tuple(args.allowed_host or ())))
     except InsecureDatabaseError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -52,7 +62,8 @@ def _serve(args: argparse.Namespace) -> int:
             print(f"warning: demo users are served on {args.host}, not a loopback address: anyone who can "
                   "reach it can log in as admin/admin", file=sys.stderr)
     sys.stdout.flush()
-    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, access_log=False)
+    uvicorn.Server(uvicorn_config(app, limits, host=args.host, port=args.port, log_level=args.log_level,
+                                  access_log=False)).run()
     return 0
 
 
@@ -72,8 +83,8 @@ def _read_password(args: argparse.Namespace) -> str | None:
 
 
 def _user_add(args: argparse.Namespace) -> int:
-    from .server.core.db import connect
     from .server.auth.users import UserStore
+    from .server.core.db import connect
 
     password = _read_password(args)
     if not password:
@@ -95,6 +106,7 @@ def _user_add(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``dd-notebook``."""
     parser = argparse.ArgumentParser(prog="dd-notebook", description=__doc__)
+    parser.add_argument("-v", "--verbose", action="store_true", help="log what the library does (INFO)")
     commands = parser.add_subparsers(dest="command", required=True)
 
     serve = commands.add_parser("serve", help="run the embedded DD + auth + catalog server")
@@ -108,6 +120,19 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--sweep-interval", type=float, default=2.0,
                        help="seconds between worker-timeout sweeps (default 2)")
     serve.add_argument("--log-level", default="warning")
+    serve.add_argument("--allowed-host", action="append", metavar="NAME",
+                       help="a host name clients use to reach the server besides loopback and --host "
+                            "(repeatable; other Host headers are refused against DNS rebinding)")
+    serve.add_argument("--header-timeout", type=float, default=10.0,
+                       help="seconds a connection has to send a request's headers (default 10)")
+    serve.add_argument("--body-timeout", type=float, default=60.0,
+                       help="seconds a request has to send its body (default 60)")
+    serve.add_argument("--keep-alive-timeout", type=int, default=5,
+                       help="seconds an idle keep-alive connection stays open (default 5)")
+    serve.add_argument("--max-connections", type=int, default=1000,
+                       help="open connections in total; idle ones are closed first (default 1000)")
+    serve.add_argument("--max-connections-per-client", type=int, default=200,
+                       help="open connections per client address; idle ones are closed first (default 200)")
     serve.set_defaults(func=_serve)
 
     user = commands.add_parser("user", help="manage users of the embedded server")
@@ -128,8 +153,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the command line."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     return args.func(args)
 
 
