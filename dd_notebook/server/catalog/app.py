@@ -126,14 +126,14 @@ class ReadEndpoints:
     async def dataset_files(self, request: Request) -> Response:
         """``data/dataset_files?dataset=ns:name&with_metadata=&include_retired_files=``: json-seq of files."""
         namespace, name = self._dataset_did(request)
-        options = {"with_metadata": flag(request, "with_metadata"),
-                   "include_retired": flag(request, "include_retired_files")}
+        with_metadata = flag(request, "with_metadata")
+        include_retired = flag(request, "include_retired_files")
         tree = nodes.DatasetFiles((nodes.DatasetSelector(namespace, name),))
 
         def start() -> Any:
             conn = open_db(self.db_path)
             try:
-                rest = query_json_seq(conn, tree, **options)
+                rest = query_json_seq(conn, tree, with_metadata=with_metadata, include_retired=include_retired)
                 return conn, next(rest, None), rest
             except BaseException:
                 conn.close()
@@ -156,8 +156,8 @@ class ReadEndpoints:
 
     async def namespace(self, request: Request) -> Response:
         """``data/namespace?name=NS`` or ``data/namespace/NS``."""
-        name = request.path_params.get("name") or name_param(request, "name", "namespace", required=True)
-        check_name(name, "namespace")
+        name = check_name(request.path_params.get("name") or name_param(request, "name", "namespace", required=True),
+                          "namespace")
         return json_response(await run(self.db_path, lambda conn: namespace_ops.get_namespace(conn, name)))
 
     async def namespace_counts(self, request: Request) -> Response:

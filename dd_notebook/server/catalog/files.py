@@ -138,7 +138,8 @@ def _resolve(conn: sqlite3.Connection, specs: Sequence[Any], what: str, local_fi
     by_fid, by_did = lookup_ids(conn, [f for f, _ in parsed if f], [d for _, d in parsed if d])
     by_fid.update(local_fids or {})
     by_did.update(local_dids or {})
-    return [by_fid.get(fid) if fid else by_did.get(did) for fid, did in parsed]
+    # _spec gives either a fid or a DID, so the final None is never reached.
+    return [by_fid.get(fid) if fid else by_did.get(did) if did is not None else None for fid, did in parsed]
 
 
 def insert_file_rows(conn: sqlite3.Connection, rows: Iterable[FileRow], links: Iterable[tuple[int, int]] = (),

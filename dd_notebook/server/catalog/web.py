@@ -11,8 +11,7 @@ import functools
 import logging
 import sqlite3
 from collections.abc import Awaitable, Callable, Iterator
-from typing import Any
-from urllib.parse import parse_qs
+from typing import Any, Literal, overload
 
 import orjson
 from starlette.concurrency import run_in_threadpool
@@ -34,6 +33,7 @@ __all__ = [
     "endpoint",
     "flag",
     "json_response",
+    "limit_work",
     "message_response",
     "name_param",
     "open_db",
@@ -49,6 +49,12 @@ JSON_SEQ = "application/json-seq"
 MAX_JSON_BODY = 256 * 1024 * 1024
 #: Largest MQL request body, in bytes.
 MAX_QUERY_BODY = 1024 * 1024
+
+#: Most SQLite virtual-machine steps one query may run (about 30 s of SQLite work on this class of machine).
+MAX_QUERY_STEPS = 500_000_000
+_STEPS_PER_CHECK = 10_000
+_TOO_MUCH_WORK = (f"query stopped: it needed more than {MAX_QUERY_STEPS:,} database steps; narrow it "
+                  "(a dataset, a namespace, an indexed key such as core.runs) and retry")
 
 Handler = Callable[[Request], Awaitable[Response]]
 
@@ -87,6 +93,8 @@ def endpoint(handler: Handler) -> Handler:
         except HTTPError as exc:
             return message_response(exc.message, exc.status, exc.headers)
         except sqlite3.OperationalError as exc:
+            if getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_INTERRUPT:
+                return message_response(_TOO_MUCH_WORK, 503)
             if http.is_busy(exc):
                 return message_response("catalog database is busy, retry later", 503)
             log.exception("catalog database error in %s", request.url.path)
@@ -108,6 +116,10 @@ def flag(request: Request, name: str, default: bool = False) -> bool:
     return default if value is None else value.strip().lower() == "yes"
 
 
+@overload
+def name_param(request: Request, name: str, what: str | None = None, *, required: Literal[True]) -> str: ...
+@overload
+def name_param(request: Request, name: str, what: str | None = None, required: bool = False) -> str | None: ...
 def name_param(request: Request, name: str, what: str | None = None, required: bool = False) -> str | None:
     """Read and validate a name-like parameter (letters, digits, ``_ . / -``)."""
     value = request.query_params.get(name)
@@ -133,7 +145,7 @@ def _too_large(limit: int) -> str:
     return f"request body too large (limit {limit} bytes)"
 
 
-async def _body(request: Request, limit: int) -> bytes:
+async def _body(request: Request, limit: int) -> bytearray:
     return await http.read_body(request.receive, request.scope.get("headers", []), limit, _too_large)
 
 
@@ -154,16 +166,36 @@ async def read_json(request: Request, limit: int = MAX_JSON_BODY) -> Any:
 
 
 async def read_text(request: Request, limit: int = MAX_QUERY_BODY) -> str:
-    """Return the body as UTF-8 text (or the ``query`` field of a form body)."""
+    """Return the body as UTF-8 text (form bodies never get here: the server's guard refuses them, 415)."""
     raw = await _body(request, limit)
-    content_type = request.headers.get("content-type", "")
     try:
-        text = raw.decode("utf-8")
+        return raw.decode("utf-8")
     except UnicodeDecodeError:
         raise CatalogInvalidInput("request body is not UTF-8 text") from None
-    if content_type.startswith("application/x-www-form-urlencoded"):
-        return parse_qs(text).get("query", [""])[0]
-    return text
+
+
+def limit_work(conn: sqlite3.Connection, steps: int | None = None) -> None:
+    """Interrupt any statement of ``conn`` that runs more than ``steps`` SQLite steps in all.
+
+    Steps count the rows a query examines, whatever the time a slow reader of
+    the streamed answer takes. The interrupted statement raises
+    ``sqlite3.OperationalError`` (code ``SQLITE_INTERRUPT``), which
+    :func:`endpoint` answers with 503 (a stream already started ends short).
+
+    Args:
+        conn: The connection of one request.
+        steps: The budget; default :data:`MAX_QUERY_STEPS`.
+    """
+    budget = MAX_QUERY_STEPS if steps is None else steps
+    interval = max(1, min(budget, _STEPS_PER_CHECK))
+    checks_left = budget // interval
+
+    def progress() -> int:
+        nonlocal checks_left
+        checks_left -= 1
+        return 1 if checks_left < 0 else 0
+
+    conn.set_progress_handler(progress, interval)
 
 
 def open_db(db_path: str) -> sqlite3.Connection:

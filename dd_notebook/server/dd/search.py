@@ -17,12 +17,13 @@ import operator
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from lark import Token, Transformer, v_args
 from lark.exceptions import VisitError
 
 from ..core.durations import parse_duration
+from ..core.regex import UnsupportedRegex, compile_user_regex
 from .search_grammar import (
     Const,
     SearchError,
@@ -53,7 +54,7 @@ _OPS: dict[str, Callable[[Any, Any], bool]] = {
     "=": operator.eq, "==": operator.eq, "!=": operator.ne,
     "<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge,
 }
-_REGEX_OPS = {"~": (False, 0), "~*": (False, re.IGNORECASE), "!~": (True, 0), "!~*": (True, re.IGNORECASE)}
+_REGEX_OPS = {"~": (False, False), "~*": (False, True), "!~": (True, False), "!~*": (True, True)}
 
 
 def _any3(values: Iterable[Truth]) -> Truth:
@@ -107,14 +108,12 @@ def _attributes(record: Record) -> Mapping[str, Any]:
     return attributes if isinstance(attributes, Mapping) else {}
 
 
-def _regex(pattern: str, flags: int, token: Token) -> re.Pattern[str]:
+def _regex(pattern: str, ignore_case: bool, token: Token) -> Any:
+    """Compile a pattern of the query with RE2 (linear time: no pattern can stall the server)."""
     try:
-        return re.compile(pattern, flags)
-    except (re.error, OverflowError) as exc:
+        return compile_user_regex(pattern, ignore_case)
+    except UnsupportedRegex as exc:
         raise SearchError(f"Invalid regular expression {_shown(pattern)} at {position(token)}: {exc}") from None
-    except RecursionError:
-        raise SearchError(f"Invalid regular expression {_shown(pattern)} at {position(token)}: "
-                          "groups nested too deeply") from None
 
 
 def _shown(pattern: str) -> str:
@@ -150,7 +149,9 @@ class _Scalar:
         value = attributes[self.name]
         if self.mode == "index":
             elements = _elements(value)
-            return [elements[self.arg]] if -len(elements) <= self.arg < len(elements) else []
+            # Only Transformer.subscript builds an "index" scalar, and it refuses a non-integer index.
+            index = cast(int, self.arg)
+            return [elements[index]] if -len(elements) <= index < len(elements) else []
         if self.mode == "key":
             if isinstance(value, list):
                 return [e[self.arg] for e in value if isinstance(e, dict) and self.arg in e]
@@ -249,10 +250,10 @@ def _containment(const: Const, name_token: Token) -> Predicate:
         if COLUMNS[name] != "text" or not isinstance(value, str):
             raise SearchError(f"Unsupported test {const.text!r} in {name} at {position(const.token)}: a substring "
                               "test needs a string and one of the text attributes owner, state or query")
-        column_pattern = _regex(f".*{value}.*", 0, const.token)
+        column_pattern = _regex(f".*{value}.*", False, const.token)
         return _Scalar(name, "column", name_token).predicate(lambda text: bool(column_pattern.search(text)))
     name = _metadata_name(name_token)
-    pattern = _regex(f".*{value}.*", 0, const.token) if isinstance(value, str) else None
+    pattern = _regex(f".*{value}.*", False, const.token) if isinstance(value, str) else None
 
     def contains(record: Record) -> Truth:
         item = _attributes(record).get(name)
@@ -300,8 +301,8 @@ class _Compiler(Transformer):
             if scalar.kind not in ("text", "json"):
                 raise SearchError(f"The operator {op.value} at {position(op)} needs a text attribute "
                                   f"(owner, state, query) or metadata, not {scalar.label}")
-            negate, flags = _REGEX_OPS[op.value]
-            pattern = _regex(const.text, flags, const.token)
+            negate, ignore_case = _REGEX_OPS[op.value]
+            pattern = _regex(const.text, ignore_case, const.token)
             return scalar.predicate(
                 lambda item: (pattern.search(item) is None) == negate if isinstance(item, str) else None)
         value, compare = scalar.convert(const), scalar.compare()

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 
 import orjson
 
+from ...core.regex import UnsupportedRegex, compile_user_regex
 from ..errors import MQLCompilationError
 from ..schema import VTYPE_BOOL, VTYPE_NUMBER, VTYPE_STRING
 from . import nodes as n
@@ -111,23 +112,21 @@ def _kind(value: n.Const) -> str:
 
 
 def _regex(pattern: str, ignore_case: bool) -> None:
-    problem = regex_problem(pattern, re.IGNORECASE if ignore_case else 0)
+    problem = regex_problem(pattern, ignore_case)
     if problem is not None:
         raise MQLCompilationError(f"invalid regular expression {_shown(pattern)}: {problem}")
 
 
-def regex_problem(pattern: str, flags: int = 0) -> str | None:
-    """Why Python's ``re`` cannot compile ``pattern`` (None when it can).
+def regex_problem(pattern: str, ignore_case: bool = False) -> str | None:
+    """Why the catalog's linear-time engine (RE2) cannot run ``pattern`` (None when it can).
 
-    Besides syntax errors this covers repetition counts beyond ``re``'s limit
-    (``a{4294967295}``) and groups nested beyond the recursion limit.
+    Besides syntax errors this names the backtracking features RE2 lacks
+    (backreferences, lookaround) and repetition counts beyond its limit.
     """
     try:
-        re.compile(pattern, flags)
-    except (re.error, OverflowError) as exc:
+        compile_user_regex(pattern, ignore_case)
+    except UnsupportedRegex as exc:
         return str(exc)
-    except RecursionError:
-        return "groups are nested too deeply"
     return None
 
 
@@ -244,7 +243,6 @@ class MetaCompiler:
             attr = self.target.attributes.get(left.name)
             if attr is None:
                 raise MQLCompilationError(self._unknown(left))
-        if attr is not None:
             if attr.kind == "time" and kind == "string":
                 try:
                     return "number", parse_datetime(str(value))
@@ -257,7 +255,7 @@ class MetaCompiler:
             raise MQLCompilationError(f"len({left.key}) can only be compared with numbers, got {value!r}")
         return kind, value
 
-    def _compare(self, op: str, value: n.Const, left: n.Scalar) -> ElementTest:
+    def _compare(self, op: str, value: n.Const, left: n.Scalar | None) -> ElementTest:
         kind, value = self._const(value, left)
         if op in _REGEX_OPS:
             if kind != "string":

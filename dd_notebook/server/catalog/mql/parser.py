@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import threading
+from typing import cast
 
 from lark import Lark
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
@@ -73,7 +74,8 @@ def _syntax_error(text: str, exc: UnexpectedInput) -> MQLSyntaxError:
     elif isinstance(exc, UnexpectedToken):
         what = repr(str(exc.token))
     elif isinstance(exc, UnexpectedCharacters):
-        what = repr(text[exc.pos_in_stream])
+        # UnexpectedCharacters.__init__ always sets pos_in_stream to the lexer's (int) position.
+        what = repr(text[cast(int, exc.pos_in_stream)])
     else:
         what = "input"
     expected = getattr(exc, "expected", None) or getattr(exc, "allowed", None) or set()
@@ -117,7 +119,9 @@ def parse(text: str, default_namespace: str | None = None) -> n.FileQuery:
     if not clean.strip():
         raise MQLSyntaxError("MQL query is empty")
     try:
-        tree = _parser().parse(clean)
+        # The ToNodes transformer runs during the parse and ``?start: file_query`` is inlined,
+        # so the result is a file-query node, not a lark Tree.
+        tree = cast(n.FileQuery, _parser().parse(clean))
     except UnexpectedInput as exc:
         raise _syntax_error(clean, exc) from None
     except RecursionError:
@@ -148,7 +152,8 @@ def check_shape(tree: n.FileQuery) -> None:
     Raises:
         MQLCompilationError: the query is too deep or too big, naming the limit.
     """
-    depth, terms, level = 0, 0, [tree]
+    depth, terms = 0, 0
+    level: list[object] = [tree]
     while level:
         depth += 1
         if depth > MAX_QUERY_DEPTH:
@@ -166,8 +171,8 @@ def _resolve_namespaces(node: n.FileQuery, default: str | None) -> n.FileQuery:
     if isinstance(node, n.FileList):
         dids: list[tuple[str, str]] = []
         previous: str | None = None
-        for namespace, name in node.dids:
-            namespace = namespace or default or previous
+        for given, name in node.dids:
+            namespace = given or default or previous
             if namespace is None:
                 raise MQLCompilationError(f"file {name!r} has no namespace: write namespace:name "
                                           "or pass a default namespace")
