@@ -45,9 +45,8 @@ def served(db: Path | None = None) -> Iterator[tuple[str, Path]]:
 
 def token_for(db_path: Path, username: str) -> str:
     """Mint a token with the server's own secret (the same as a login would return)."""
-    from dd_notebook.server.auth.tokens import get_secret
+    from dd_notebook.server.auth.tokens import TokenSigner, get_secret
     from dd_notebook.server.core.db import connect
-    from dd_notebook.server.auth.tokens import TokenSigner
 
     conn = connect(db_path)
     try:

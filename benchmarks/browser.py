@@ -21,7 +21,6 @@ from typing import Any
 
 import orjson
 import requests
-
 from _server import served, token_for
 
 

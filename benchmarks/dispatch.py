@@ -16,7 +16,6 @@ import time
 from urllib.parse import urlencode, urlsplit
 
 import requests
-
 from _server import served, token_for
 
 

@@ -22,7 +22,6 @@ import tracemalloc
 import orjson
 import pandas as pd
 import requests
-
 from _server import served, token_for
 
 

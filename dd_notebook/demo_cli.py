@@ -25,7 +25,8 @@ def _demo(args: argparse.Namespace) -> int:
         worker_timeout=args.worker_timeout if args.worker_timeout is not None else defaults.worker_timeout,
         fleet=fleet,
     )
-    result = run_demo(args.out, settings, progress=not args.no_progress, say=lambda line: print(f"• {line}", flush=True))
+    result = run_demo(args.out, settings, progress=not args.no_progress,
+                      say=lambda line: print(f"• {line}", flush=True))
     out = result.notebook.parent
     print()
     print(f"Done in {result.seconds:.0f} s. Post-mortem of project {result.project_id}:")

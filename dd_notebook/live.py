@@ -387,9 +387,10 @@ class LiveProject:
         estimate = None
         if len(frame):
             estimate = eta(frame, window=pd.Timedelta(seconds=_ETA_WINDOW_S), now=pd.Timestamp(now, unit="s", tz="UTC"))
-            covered = getattr(estimate, "covered_s", None)
-            if covered is None:  # an analysis version without it: the part of the window the log spans
-                covered = min(max(now - frame["t"].iloc[0].timestamp(), 0.0), _ETA_WINDOW_S)
+            reported = getattr(estimate, "covered_s", None)
+            # an analysis version without it: the part of the window the log spans
+            covered = reported if reported is not None else min(max(now - frame["t"].iloc[0].timestamp(), 0.0),
+                                                                  _ETA_WINDOW_S)
         return LiveState(
             project_id=self.project_id, project_state=project.get("state"), counts=counts,
             total=sum(counts.values()), eta=estimate, eta_window_s=_ETA_WINDOW_S, covered_s=float(covered),

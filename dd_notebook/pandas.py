@@ -119,7 +119,10 @@ class DDAccessor:
         return plots.plot_state_timeline(self._events("plot_timeline"), ax=ax, **kwargs)
 
     def plot_failure_rates(self, by: str = "worker", *, ax: Axes | None = None, **kwargs: Any) -> Axes:
-        """Failure rates grouped ``by`` (see :meth:`failure_rates`), drawn by :func:`~dd_notebook.plots.plot_failure_rates`."""
+        """Failure rates grouped ``by`` (see :meth:`failure_rates`).
+
+        Drawn by :func:`~dd_notebook.plots.plot_failure_rates`.
+        """
         return plots.plot_failure_rates(self.failure_rates(by, **kwargs), ax=ax)
 
     def plot_durations(self, ax: Axes | None = None, **kwargs: Any) -> Axes:

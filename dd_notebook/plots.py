@@ -16,8 +16,8 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.ticker import MaxNLocator
 
-from .analysis import durations as _durations
 from .analysis import NO_REPLICA, resample_timeline, state_timeline, throughput
+from .analysis import durations as _durations
 from .frames import HANDLE_STATES, proximity_matrix
 from .palette import AVAILABILITY_COLORS, OUTCOME_COLORS, STATE_COLORS
 
@@ -208,8 +208,8 @@ def plot_failure_rates(rates: pd.DataFrame, *, ax: Axes | None = None, max_group
     bars = ax.barh(labels, percent, color=STATE_COLORS["failed"], alpha=0.75)
     if has_ci:
         low = shown["ci_low"].to_numpy(dtype=float) * 100.0
-        ax.errorbar(percent, labels, xerr=np.clip(np.vstack([percent - low, high - percent]), 0.0, None), fmt="none", ecolor="0.2",
-                    elinewidth=1.0, capsize=3)
+        ax.errorbar(percent, labels, xerr=np.clip(np.vstack([percent - low, high - percent]), 0.0, None), fmt="none",
+                    ecolor="0.2", elinewidth=1.0, capsize=3)
     for bar, n in zip(bars, shown["releases"]):
         ax.text(1.01, bar.get_y() + bar.get_height() / 2, f"n={n:,}", transform=ax.get_yaxis_transform(),
                 ha="left", va="center", fontsize="small", clip_on=False)
@@ -291,7 +291,7 @@ def plot_durations(
     if log:
         positive = ended["duration_s"][ended["duration_s"] > 0]
         low, high = (positive.min(), positive.max()) if len(positive) else (1e-3, 1.0)
-        edges = np.geomspace(low, high * 1.0001, (bins if isinstance(bins, int) else len(bins)) + 1)
+        edges = np.geomspace(low, high * 1.0001, (bins if isinstance(bins, int) else len(bins)) + 1).tolist()
         ax.set_xscale("log")
     ax.hist(values, bins=edges, stacked=True, label=outcomes, color=[OUTCOME_COLORS[o] for o in outcomes])
     ax.legend(fontsize="small")
@@ -372,7 +372,8 @@ def plot_proximity(
     annotate
         Write each value in its cell.
     """
-    matrix = proximity_matrix(proximity, rses=rses, effective=effective) if "proximity" in proximity.columns else proximity
+    is_long = "proximity" in proximity.columns
+    matrix = proximity_matrix(proximity, rses=rses, effective=effective) if is_long else proximity
     ax = _axes(ax, (max(5.0, 0.9 * matrix.shape[1] + 3.0), max(3.0, 0.45 * matrix.shape[0] + 2.0)))
     ax.set_xlabel("RSE")
     ax.set_ylabel("CPU site")

@@ -54,7 +54,7 @@ import os
 import time
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import Any, NamedTuple, Protocol
+from typing import Any, NamedTuple, Protocol, cast
 
 import numpy as np
 import orjson
@@ -286,7 +286,7 @@ class ProjectRecorder:
                 raise ValueError(f"{self.path} holds records of project {record.get('project_id')}, "
                                  f"not {self.project_id}")
             data = record.get("data") or {}
-            state = data.get("state")
+            state = cast(str, data.get("state"))  # every record this recorder writes carries data.state
             states[(record["namespace"], record["name"])] = HandleState(
                 state, data.get("worker") if state == "reserved" else None,
                 int(data.get("attempts") or 0), int(data.get("timeouts") or 0),

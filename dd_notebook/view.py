@@ -223,7 +223,7 @@ class ProjectView:
             f"background:{STATE_COLORS.get(s, _FALLBACK_COLOR)}' title='{s}: {n}'></div>"
             for s, n in counts.items() if total and n
         )
-        rows = [("files", f"{total} ({', '.join(f'{s} {n}' for s, n in counts.items())})")]
+        rows: list[tuple[str, Any]] = [("files", f"{total} ({', '.join(f'{s} {n}' for s, n in counts.items())})")]
         rows += [
             ("created", _time(project.get("created_timestamp"))),
             ("ended", _time(project.get("ended_timestamp"))),

@@ -15,9 +15,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from browser_support import (
+    VoilaServer,
+    artifact_path,
+    chromium_page,
+    require_browser,
+    screenshot_page,
+    stretch_viewport,
+    voila_server,
+    write_notebook,
+)
 
-from browser_support import (artifact_path, chromium_page, require_browser, screenshot_page, stretch_viewport,
-                             VoilaServer, voila_server, write_notebook)
 from dd_notebook import DataDispatcherClient
 from dd_notebook.metacat import MetaCatClient
 from dd_notebook.palette import PROJECT_STATE_COLORS, STATE_COLORS

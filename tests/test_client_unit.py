@@ -22,6 +22,7 @@ import requests
 import responses
 
 import dd_notebook.client as client_pkg
+import dd_notebook.errors as tree_mod
 from dd_notebook.client import (
     AlreadyExistsError,
     AuthenticationError,
@@ -38,7 +39,6 @@ from dd_notebook.client import (
     ServerError,
     TokenLibrary,
 )
-import dd_notebook.errors as tree_mod
 from dd_notebook.client import errors as errors_mod
 from dd_notebook.client import http as http_mod
 from dd_notebook.client import workers as workers_mod

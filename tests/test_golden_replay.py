@@ -25,12 +25,28 @@ from typing import Any
 
 import jwt
 import pytest
+from golden_support import (
+    DDISP,
+    GOLDEN_DIR,
+    ROLES,
+    USERS,
+    CLIResult,
+    Outcome,
+    Replayer,
+    canonical,
+    cli_env,
+    key_order_text,
+    load_cli_runs,
+    load_transcript,
+    mask,
+    mask_cli_text,
+    media_type,
+    parse_cli_json,
+    password,
+    run_ddisp,
+)
 
 from dd_notebook.server import LocalServer
-from golden_support import (
-    DDISP, GOLDEN_DIR, ROLES, USERS, CLIResult, Outcome, Replayer, canonical, cli_env, key_order_text,
-    load_cli_runs, load_transcript, mask, mask_cli_text, media_type, parse_cli_json, password, run_ddisp,
-)
 
 pytestmark = pytest.mark.skipif(GOLDEN_DIR is None, reason="shared/golden recordings not found")
 
@@ -165,6 +181,13 @@ def digest_challenge(replay: Replayer, entry: dict[str, Any], outcome: Outcome) 
     assert media_type(outcome.content_type) in (None, "text/html")
 
 
+def foreign_redirect_refused(replay: Replayer, entry: dict[str, Any], outcome: Outcome) -> None:
+    """Upstream redirects anywhere with the token in a header; the embedded server allows only relative
+    or same-origin redirects (issue 12), and ``http://127.0.0.1/next`` is another port: 400, no token."""
+    assert entry["status"] == 302 and outcome.status == 400, _describe(outcome)
+    assert "redirect" in outcome.text and "x-authentication-token" not in outcome.headers
+
+
 def ldap_checks_password(replay: Replayer, entry: dict[str, Any], outcome: Outcome) -> None:
     """Upstream: 401 "LDAP is not configured"; embedded: ``ldap`` checks the local password -> token."""
     assert outcome.status == 200 and outcome.text == "", _describe(outcome)
@@ -277,6 +300,8 @@ DEVIATIONS: dict[int, Callable[[Replayer, dict[str, Any], Outcome], None]] = {
     # framework-level answers and plain-text 404 bodies (documented)
     6: plain_404, 9: plain_404, 37: plain_404, 277: plain_404,
     7: framework_404, 8: root_redirect, 10: digest_challenge,
+    # only relative or same-origin redirects (the token must not leave the server)
+    29: foreign_redirect_refused,
     # ldap checks the local password (documented; upstream: LDAP is not configured)
     18: ldap_checks_password, 19: ldap_checks_password,
     # bad input: 400 with a plain message instead of a 500 traceback (documented)

@@ -115,7 +115,8 @@ def test_file_holds_handle_log_records(tmp_path):
 
 def test_same_events_frame_as_the_server_log_when_polls_see_every_transition(tmp_path):
     """One transition per interval: the recorder's frame equals the server's log frame (apart from times)."""
-    snapshots = [project(handle("a")), project(handle("a", "reserved", "w1", 1)), project(handle("a", "initial", None, 1)),
+    snapshots = [project(handle("a")), project(handle("a", "reserved", "w1", 1)),
+                 project(handle("a", "initial", None, 1)),
                  project(handle("a", "reserved", "w2", 2)), project(handle("a", "done", None, 2)),
                  project(handle("a", "initial", None, 2))]
     server_log = [

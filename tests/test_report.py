@@ -27,8 +27,14 @@ from matplotlib.figure import Figure  # noqa: E402
 from dd_notebook import DataDispatcherClient  # noqa: E402
 from dd_notebook.cli import main as cli_main  # noqa: E402
 from dd_notebook.recorder import ProjectRecorder  # noqa: E402
-from dd_notebook.report import ReportFiles, build_report, export_html, inject_parameters, write_report  # noqa: E402
-from dd_notebook.report import sections  # noqa: E402
+from dd_notebook.report import (  # noqa: E402
+    ReportFiles,
+    build_report,
+    export_html,
+    inject_parameters,
+    sections,  # noqa: E402
+    write_report,
+)
 from dd_notebook.report.builder import INJECTED_TAG, PARAMETERS_TAG, SECTIONS  # noqa: E402
 from dd_notebook.report.data import ProjectData, Report  # noqa: E402
 from dd_notebook.report.metrics import eta_checkpoints, verdict  # noqa: E402
@@ -368,12 +374,12 @@ def test_events_from_a_recorder_file_and_clear_errors_for_bad_files(server, alic
     assert "recorder file" in data.events_source
     missing = ProjectData(lambda: alice, pid, events_path=str(tmp_path / "none.jsonl"))
     with pytest.raises(FileNotFoundError, match="none.jsonl does not exist"):
-        missing.events
+        _ = missing.events
     page = shown(sections.verdict(missing))  # the counts still show; the events part says why it is missing
     assert tile_numbers(page)[0]["total"] == str(sum(counts.values())) and "does not exist" in page
     wrong = ProjectData(lambda: alice, campaign, events_path=str(path))
     with pytest.raises(ValueError, match=f"holds records of project\\(s\\) \\['{pid}'\\]"):
-        wrong.events
+        _ = wrong.events
 
 
 def test_export_html_is_self_contained_without_code_or_prompts():

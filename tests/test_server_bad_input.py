@@ -96,7 +96,7 @@ def test_ids_and_dids(dd):
 
 
 def test_huge_body_is_refused(dd):
-    response = dd.session.post(f"{dd.url}/create_project", data=b" " * (65 * 1024 * 1024),
+    response = dd.session.post(f"{dd.url}/copy_project", data=b" " * (65 * 1024 * 1024),
                                headers=dd.headers("alice"))
     assert response.status_code == 413 and "too large" in response.text
 

@@ -17,10 +17,9 @@ from typing import Any
 
 import pytest
 from data_dispatcher.api import DataDispatcherClient
+from golden_support import DDISP, CLIResult, cli_env, mask_cli_text, run_ddisp
 from metacat.common.auth_client import AuthenticationError
 from metacat.common.exceptions import WebAPIError
-
-from golden_support import DDISP, CLIResult, cli_env, mask_cli_text, run_ddisp
 
 WRONG_WORKER = "metacat.common.exceptions.WebAPIError: Not authorized: wrong worker_id"
 
@@ -134,7 +133,7 @@ def handle_table(handles: list[dict[str, Any]]) -> str:
     rows = [("Status", "Available", "Replicas", "Attempts", "Timeouts", "Worker", "File")]
     for h in sorted(handles, key=lambda h: (0 if available(h) else 1, order[h["state"]], h["attempts"],
                                             h["namespace"], h["name"])):
-        rows.append((h["state"], "yes" if available(h) else "no", "%4d/%-4d" % (available(h), len(h["replicas"])),
+        rows.append((h["state"], "yes" if available(h) else "no", f"{available(h):4d}/{len(h['replicas']):<4d}",
                      str(h["attempts"]), str(h["attributes"].get("timeouts", 0)), h["worker_id"] or "-",
                      f"{h['namespace']}:{h['name']}"))
     widths = [max(len(r[i]) for r in rows) for i in range(7)]
@@ -305,7 +304,7 @@ def test_api_search_projects(api, dd) -> None:
     assert ids('campaign = s1 and events[any] = 2', state="all") == [pid]
     assert ids('campaign = s1 and len(events) > 2') == [pid]
     assert ids('campaign = s1', owner="bob", state="all") == []
-    assert ids(f'campaign = s1 and ended_timestamp < "2999-01-01"', state="all") == [ended]   # Q-ENDQ fixed
+    assert ids('campaign = s1 and ended_timestamp < "2999-01-01"', state="all") == [ended]   # Q-ENDQ fixed
     found = api.search_projects(f"id in {pid}:{pid}", with_files=True)
     assert [h["name"] for h in found[0]["file_handles"]] == ["a"] and "replicas" not in found[0]["file_handles"][0]
     with pytest.raises(WebAPIError) as error:

@@ -21,7 +21,14 @@ here talks to a server.
 
 from .completion import Eta, eta
 from .durations import OUTCOMES, durations
-from .failures import NO_REPLICA, failure_rates, permanent_failures, retry_counts, wilson_interval, worker_timeout_counts
+from .failures import (
+    NO_REPLICA,
+    failure_rates,
+    permanent_failures,
+    retry_counts,
+    wilson_interval,
+    worker_timeout_counts,
+)
 from .summary import ProjectSummary, project_summary
 from .throughput import throughput
 from .timeline import resample_timeline, state_timeline

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 import pandas as pd
@@ -109,7 +110,8 @@ def files_of(events: pd.DataFrame) -> Files:
     keys, uniques = pd.factorize(combined)
     unique_pids = uniques // (len(dids) + 1) + pids.min()
     unique_dids = uniques % (len(dids) + 1) - 1
-    did_labels = np.where(unique_dids >= 0, dids[np.maximum(unique_dids, 0)], None)
+    # np.where with three arguments returns one array (its stubs also allow the one-argument tuple form)
+    did_labels = cast(np.ndarray, np.where(unique_dids >= 0, dids[np.maximum(unique_dids, 0)], None))
     return Files(keys, unique_pids, did_labels)
 
 

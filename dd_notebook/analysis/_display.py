@@ -168,5 +168,6 @@ def summary_html(summary: ProjectSummary) -> str:
     estimate = eta_html(summary.eta) if summary.eta is not None else ""
     return (f"<div class='dd-summary' style='font-family:sans-serif;font-size:13px'>"
             f"<div style='font-weight:600;font-size:14px;margin-bottom:4px'>{_esc(name)}{badge}{owner}</div>"
-            f"{bar}<table style='border-collapse:collapse;margin:2px 0 6px 0;font-size:inherit;border:none'>{table}</table>"
+            f"{bar}<table style='border-collapse:collapse;margin:2px 0 6px 0;font-size:inherit;border:none'>"
+            f"{table}</table>"
             f"{estimate}</div>")

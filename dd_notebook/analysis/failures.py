@@ -166,10 +166,11 @@ def retry_counts(events: pd.DataFrame) -> pd.DataFrame:
         "project_id": pd.array(files.project_id, dtype="Int64"),
         "did": files.did,
     }
-    for column, name in (("reservations", "reserve"), ("failed", "failed"), ("worker_timeout", "worker_timeout"),
-                         ("reset", "reset")):
-        data[column] = count_by(files.keys, event == EVENT_CODE[name], size)
-    data["retries"] = np.maximum(data["reservations"] - 1, 0)
+    counted = {column: count_by(files.keys, event == EVENT_CODE[name], size)
+               for column, name in (("reservations", "reserve"), ("failed", "failed"),
+                                    ("worker_timeout", "worker_timeout"), ("reset", "reset"))}
+    data.update(counted)
+    data["retries"] = np.maximum(counted["reservations"] - 1, 0)
     last = pd.Series(files.keys).drop_duplicates(keep="last")
     last_state = np.full(size, -1, dtype=np.int8)
     last_state[last.to_numpy()] = codes(events["state"], HANDLE_STATES)[last.index.to_numpy()]

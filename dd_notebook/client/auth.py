@@ -26,6 +26,10 @@ __all__ = ["AuthMixin", "find_bearer_token"]
 
 log = logging.getLogger(__name__)
 
+#: What the login methods and ``auth_info`` return: ``(username, expiration in epoch seconds)`` read
+#: from the token; either is ``None`` when the token lacks its ``sub`` or ``exp`` claim.
+UserAndExpiration = tuple[str | None, float | None]
+
 
 def find_bearer_token() -> str | None:
     """Find a WLCG bearer token the way the upstream CLIs do.
@@ -66,7 +70,7 @@ class AuthMixin(ClientBase):
         """Send a login request (logins change nothing on the server, so they are retried as reads)."""
         return self._http.request(method, url, is_read=True, **args)
 
-    def _accept_login(self, response: requests.Response, username: str) -> tuple[str, float]:
+    def _accept_login(self, response: requests.Response, username: str) -> UserAndExpiration:
         where = f"login of user {username!r} at {self.AuthURL} (for {self.ServerURL})"
         if response.status_code != 200:
             text = response.text.strip() or f"HTTP status {response.status_code}"
@@ -86,7 +90,7 @@ class AuthMixin(ClientBase):
             log.warning("logged in, but the token could not be saved in the token library: %s", exc)
         return token.subject, token.expiration
 
-    def login_digest(self, username: str, password: str, save_token: bool = False) -> tuple[str, float]:
+    def login_digest(self, username: str, password: str, save_token: bool = False) -> UserAndExpiration:
         """Performs password-based authentication and stores the authentication token locally.
 
         The password is not sent over the network: RFC 2617 digest
@@ -107,7 +111,7 @@ class AuthMixin(ClientBase):
         response = self._login_request("GET", self._auth_url(method="digest"), auth=HTTPDigestAuth(username, password))
         return self._accept_login(response, username)
 
-    def login_ldap(self, username: str, password: str) -> tuple[str, float]:
+    def login_ldap(self, username: str, password: str) -> UserAndExpiration:
         """Performs password-based authentication using LDAP and stores the token locally.
 
         The body ``username:password`` is sent in clear text (use HTTPS).
@@ -122,7 +126,7 @@ class AuthMixin(ClientBase):
         response = self._login_request("POST", self._auth_url(method="ldap"), body=body)
         return self._accept_login(response, username)
 
-    def login_password(self, username: str, password: str) -> tuple[str, float]:
+    def login_password(self, username: str, password: str) -> UserAndExpiration:
         """Combines LDAP and RFC 2617 digest authentication: LDAP first, digest if LDAP fails.
 
         Returns:
@@ -137,7 +141,7 @@ class AuthMixin(ClientBase):
             log.debug("LDAP login failed (%s); trying digest", exc)
             return self.login_digest(username, password)
 
-    def login_token(self, username: str, encoded_token: "str | bytes | None") -> tuple[str, float]:
+    def login_token(self, username: str, encoded_token: str | bytes | None) -> UserAndExpiration:
         """Authenticate using a JWT or a SciToken.
 
         When ``encoded_token`` is empty or ``None`` the token is taken from env
@@ -166,7 +170,7 @@ class AuthMixin(ClientBase):
                                        headers={"Authorization": "bearer " + bearer})
         return self._accept_login(response, username)
 
-    def login_x509(self, username: str, cert: str, key: str | None = None) -> tuple[str, float]:
+    def login_x509(self, username: str, cert: str, key: str | None = None) -> UserAndExpiration:
         """Performs X.509 authentication and stores the authentication token locally.
 
         Args:
@@ -207,7 +211,7 @@ class AuthMixin(ClientBase):
             raise AuthenticationError(response.url, 200, f"{self.AuthURL}/mydn answered {answer!r}")
         return answer
 
-    def auth_info(self) -> tuple[str, float]:
+    def auth_info(self) -> UserAndExpiration:
         """Returns information about the current authentication token, checked by the auth server.
 
         Returns:

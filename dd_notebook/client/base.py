@@ -183,7 +183,7 @@ class ClientBase:
         """Close the HTTP session (pooled connections)."""
         self._http.close()
 
-    def __enter__(self) -> "ClientBase":
+    def __enter__(self) -> ClientBase:
         return self
 
     def __exit__(self, *exc_info: object) -> None:

@@ -16,6 +16,9 @@ adapter mounted, or ``HTTPAdapter.send`` replaced (for example by the
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import cast
+
 import requests
 import urllib3
 from requests.adapters import HTTPAdapter
@@ -76,7 +79,7 @@ class DirectSender:
         """
         session = self.session
         adapter = session.get_adapter(url)
-        if not _eligible(session, adapter):
+        if not isinstance(adapter, HTTPAdapter) or not _eligible(session, adapter):
             return None
         request = requests.PreparedRequest()
         request.method = method
@@ -90,7 +93,7 @@ class DirectSender:
             method,
             target,
             body=body,
-            headers=request.headers,
+            headers=cast("Mapping[str, str]", request.headers),
             redirect=False,
             assert_same_host=False,
             preload_content=False,
@@ -106,7 +109,7 @@ class DirectSender:
         pool = self._pools.get(key)
         if pool is None or pool.pool is None:  # new, or closed meanwhile
             pool = adapter.get_connection_with_tls_context(request, session.verify, None, session.cert)
-            adapter.cert_verify(pool, request.url, session.verify, session.cert)
+            adapter.cert_verify(pool, cast(str, request.url), session.verify, session.cert)
             self._pools[key] = pool
         return pool
 

@@ -10,8 +10,14 @@ from collections.abc import Sequence
 from typing import Any
 
 from .base import ClientBase
-from .errors import (BadRequestError, EndpointUnavailableError, HTTPError, NotFoundError, PermissionDeniedError,
-                     ServerError)
+from .errors import (
+    BadRequestError,
+    EndpointUnavailableError,
+    HTTPError,
+    NotFoundError,
+    PermissionDeniedError,
+    ServerError,
+)
 
 __all__ = ["RSEMixin"]
 

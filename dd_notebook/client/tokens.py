@@ -48,7 +48,7 @@ class Token:
     claims: dict[str, Any]
 
     @classmethod
-    def decode(cls, value: "str | bytes | Token | Any") -> "Token":
+    def decode(cls, value: str | bytes | Token | Any) -> Token:
         """Build a :class:`Token` from a string, bytes, a :class:`Token` or an upstream ``SignedToken``.
 
         Raises:
@@ -192,7 +192,7 @@ class TokenLibrary:
         """Re-read the library file."""
         self._tokens = self._read() if self.path else {}
 
-    def store(self, url: str, token: "Token | str | bytes") -> None:
+    def store(self, url: str, token: Token | str | bytes) -> None:
         """Save ``token`` under ``url``, keeping every other entry (also ones written meanwhile).
 
         Raises:

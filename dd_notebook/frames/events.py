@@ -7,7 +7,7 @@ starts from this frame.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -64,7 +64,8 @@ def _record_columns(records: list[Mapping[str, Any]]) -> tuple[dict[str, list[An
     return top, data
 
 
-def _table_columns(table: Mapping[str, list[Any]], project_id: Any) -> tuple[dict[str, list[Any]], dict[str, list[Any]]]:
+def _table_columns(table: Mapping[str, list[Any]],
+                   project_id: Any) -> tuple[dict[str, list[Any]], dict[str, list[Any]]]:
     n = len(table["t"])
     top = {"t": table["t"], "namespace": table["namespace"], "name": table["name"],
            "project_id": table.get("project_id") or [project_id] * n}
@@ -111,7 +112,7 @@ def events_frame(handle_log_records: Iterable[Mapping[str, Any]] | Mapping[str, 
             top, data = _table_columns(handle_log_records["events"], handle_log_records.get("project_id"))
         else:
             records = handle_log_records if isinstance(handle_log_records, list) else list(handle_log_records)
-            top, data = _record_columns(records)
+            top, data = _record_columns(cast(list[Mapping[str, Any]], records))
         if not top["t"]:
             return empty_frame(EVENT_COLUMNS)
         t_ns = seconds_to_ns(top["t"])

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, TypeGuard
 
 import numpy as np
 import pandas as pd
@@ -44,7 +44,7 @@ _HANDLE_FIELDS = ("namespace", "name", "state", "worker_id", "attempts", "reserv
 _REPLICA_FIELDS = ("namespace", "name", "rse", "path", "url", "preference", "available", "rse_available")
 
 
-def is_columnar(obj: Any) -> bool:
+def is_columnar(obj: Any) -> TypeGuard[Mapping[str, Any]]:
     """Tell whether ``obj`` is the columnar project form (``{"project", "handles", ...}``)."""
     return isinstance(obj, Mapping) and isinstance(obj.get("handles"), Mapping)
 

@@ -119,7 +119,8 @@ def proximity_frame(
         table), or the configuration shape ``{cpu: {rse: proximity}}``.
     """
     if isinstance(rows, Mapping):
-        items = [{"cpu": cpu, "rse": rse, "proximity": p} for cpu, m in rows.items() for rse, p in m.items()]
+        items: list[Mapping[str, Any]] = [
+            {"cpu": cpu, "rse": rse, "proximity": p} for cpu, m in rows.items() for rse, p in m.items()]
     else:
         items = list(rows)
     if not items:

@@ -26,8 +26,9 @@ from IPython.display import HTML
 from matplotlib.figure import Figure
 
 from .. import __version__, plots
-from ..analysis import durations, failure_rates as _failure_rates, permanent_failures as _permanent_failures
-from ..analysis import worker_timeout_counts
+from ..analysis import durations, worker_timeout_counts
+from ..analysis import failure_rates as _failure_rates
+from ..analysis import permanent_failures as _permanent_failures
 from ..palette import ERROR_COLOR
 from ..widgets._base import error_message, html_table, state_badge
 from . import render

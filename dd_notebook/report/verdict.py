@@ -99,7 +99,7 @@ def verdict_html(data: ProjectData, window: str = "15min") -> str:
     parts.append(render.note(f"project {numbers.project_id} {render.counts_line(numbers.counts)}"))
     if events is None:
         try:
-            data.events
+            _ = data.events
         except Exception as exc:
             parts.append(f"<div class='dd-note' style='color:{ERROR_COLOR}'>Times, rates and the ETA check need "
                          f"the events, which could not be read: {render.esc(error_message(exc))}</div>")

@@ -30,8 +30,10 @@ from .auth.endpoints import AuthEndpoints
 from .auth.tokens import TokenSigner, get_secret
 from .auth.users import UserStore
 from .catalog.app import create_catalog_app
+from .core.body_limits import CatalogBodyLimits
 from .core.db import connect
 from .core.group_commit import CommitFailed, GroupCommit
+from .core.guard import GuardPolicy, RequestGuard
 from .core.http import text_response
 from .core.readers import ReadConnections
 from .core.service import Service
@@ -60,9 +62,11 @@ class ServerApp:
     Args:
         db_path: SQLite file (created when missing).
         sweeps: Sweep periods.
+        guard: The hosts the server answers to (requests a browser page could send are refused).
     """
 
-    def __init__(self, db_path: str | Path, sweeps: SweepSettings = SweepSettings()) -> None:
+    def __init__(self, db_path: str | Path, sweeps: SweepSettings = SweepSettings(),
+                 guard: GuardPolicy = GuardPolicy()) -> None:
         self.db_path = str(db_path)
         self.sweeps = sweeps
         self.conn = connect(self.db_path)
@@ -84,16 +88,19 @@ class ServerApp:
             ("/dd/gui/P", Service(GUIEndpoints(answers).table(), self.auth.authenticate, commits=self.commits)),
             ("/auth", auth_service),
             ("/metacat/app/auth", auth_service),
-            ("/metacat/app", create_catalog_app(self.db_path, self.auth.authenticate)),
+            ("/metacat/app", CatalogBodyLimits(create_catalog_app(self.db_path, self.auth.authenticate),
+                                               self.auth.authenticate)),
         ]
         self._sweeper: asyncio.Task | None = None
+        self._guarded = RequestGuard(self._route, guard)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
             await self._lifespan(receive, send)
-            return
-        if scope["type"] != "http":
-            return
+        elif scope["type"] == "http":
+            await self._guarded(scope, receive, send)
+
+    async def _route(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = _SLASHES.sub("/", scope["path"])
         for prefix, app in self.mounts:
             if path == prefix or path.startswith(prefix + "/"):

@@ -11,6 +11,7 @@ import sqlite3
 
 from .auth.users import UserStore
 from .catalog.demo import load_demo_catalog
+from .catalog.demo_process import load_in_child
 from .catalog.errors import CatalogExists
 from .core.transactions import transaction
 
@@ -37,6 +38,9 @@ DEMO_PROXIMITY = (
 
 
 DEFAULT_CATALOG_FILES = 3000
+#: Catalogs at least this big are loaded by a child process (:mod:`.catalog.demo_process`), so the
+#: server does not keep the loader's memory.
+CHILD_PROCESS_FILES = 100_000
 
 
 def seed_demo(conn: sqlite3.Connection, catalog_files: int = DEFAULT_CATALOG_FILES) -> None:
@@ -45,7 +49,8 @@ def seed_demo(conn: sqlite3.Connection, catalog_files: int = DEFAULT_CATALOG_FIL
     Args:
         conn: Connection to the server's database.
         catalog_files: Files of the demo catalog (with replicas on the demo RSEs); 0 for none.
-            Loaded only into a database that has no demo catalog yet.
+            Loaded only into a database that has no demo catalog yet; from
+            :data:`CHILD_PROCESS_FILES` files on, in a child process.
     """
     users = UserStore(conn)
     for name, admin, roles in DEMO_USERS:
@@ -56,7 +61,11 @@ def seed_demo(conn: sqlite3.Connection, catalog_files: int = DEFAULT_CATALOG_FIL
             "INSERT OR IGNORE INTO rses(name, description, is_available, is_tape, is_enabled, preference, type) "
             "VALUES (?, ?, ?, ?, ?, ?, ?)", DEMO_RSES)
         c.executemany("INSERT OR IGNORE INTO proximity_map(cpu, rse, proximity) VALUES (?, ?, ?)", DEMO_PROXIMITY)
-    if catalog_files:
+    if catalog_files >= CHILD_PROCESS_FILES:
+        db_path = conn.execute("PRAGMA database_list").fetchone()["file"]
+        if not load_in_child(db_path, catalog_files):
+            log.info("demo catalog already loaded; keeping it")
+    elif catalog_files:
         try:
             load_demo_catalog(conn, catalog_files)
         except CatalogExists:

@@ -16,7 +16,9 @@ import uvicorn
 from .app import ServerApp, SweepSettings
 from .auth.users import User, UserStore
 from .core.db import connect
+from .core.guard import GuardPolicy
 from .demo import DEFAULT_CATALOG_FILES, seed_demo
+from .serving import ConnectionLimits, uvicorn_config
 
 log = logging.getLogger(__name__)
 
@@ -44,10 +46,13 @@ class LocalServer:
         host: Interface to bind (loopback by default).
         port: TCP port; 0 picks a free one.
         sweeps: Periods of the worker-timeout and idle sweeps.
+        allowed_hosts: Host names besides loopback and ``host`` that requests may name in ``Host``.
+        limits: Connection deadlines and caps.
     """
 
     def __init__(self, db: str | Path | None = None, demo: bool = False, host: str = "127.0.0.1", port: int = 0,
-                 sweeps: SweepSettings = SweepSettings(), demo_files: int = DEFAULT_CATALOG_FILES) -> None:
+                 sweeps: SweepSettings = SweepSettings(), demo_files: int = DEFAULT_CATALOG_FILES,
+                 allowed_hosts: tuple[str, ...] = (), limits: ConnectionLimits = ConnectionLimits()) -> None:
         self._tmp = tempfile.TemporaryDirectory(prefix="dd-notebook-") if db is None else None
         self.db_path = Path(self._tmp.name) / "dd.sqlite" if self._tmp else Path(db)  # type: ignore[arg-type]
         self.demo = demo
@@ -55,6 +60,8 @@ class LocalServer:
         self.host = host
         self._port = port
         self.sweeps = sweeps
+        self.allowed_hosts = tuple(allowed_hosts)
+        self.limits = limits
         self.app: ServerApp | None = None
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
@@ -101,11 +108,11 @@ class LocalServer:
             conn = connect(self.db_path)
             seed_demo(conn, self.demo_files)
             conn.close()
-        self.app = ServerApp(self.db_path, self.sweeps)
+        self.app = ServerApp(self.db_path, self.sweeps, GuardPolicy(self.host, self.allowed_hosts))
         self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._socket.bind((self.host, self._port))
-        config = uvicorn.Config(self.app, log_level="warning", lifespan="on", access_log=False)
+        config = uvicorn_config(self.app, self.limits, log_level="warning", lifespan="on", access_log=False)
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [self._socket]},
                                         name="dd-notebook-server", daemon=True)

@@ -11,7 +11,7 @@ import random
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Union
+from typing import cast
 
 __all__ = ["NO_REPLICA", "Distribution", "Fixed", "LogNormal", "RetryPolicy", "SimConfig", "Uniform"]
 
@@ -113,7 +113,7 @@ class LogNormal:
         return rng.lognormvariate(math.log(self.median), self.sigma)
 
 
-Distribution = Union[Fixed, Uniform, LogNormal]
+Distribution = Fixed | Uniform | LogNormal
 
 
 @dataclass(frozen=True)
@@ -284,11 +284,12 @@ class SimConfig:
         Smooth weighted round-robin: any prefix of the slots follows the
         weights as closely as possible, and equal weights give plain round-robin.
         """
-        totals = dict.fromkeys((site for site, _ in self.cpu_sites), 0.0)
-        weight_sum = sum(weight for _, weight in self.cpu_sites)
-        chosen = self.cpu_sites[0][0]
+        sites = cast(tuple[tuple[str, float], ...], self.cpu_sites)  # normalised by __post_init__
+        totals = dict.fromkeys((site for site, _ in sites), 0.0)
+        weight_sum = sum(weight for _, weight in sites)
+        chosen = sites[0][0]
         for _ in range(slot + 1):
-            for site, weight in self.cpu_sites:
+            for site, weight in sites:
                 totals[site] += weight
             chosen = max(totals, key=lambda s: totals[s])
             totals[chosen] -= weight_sum

@@ -11,8 +11,9 @@ from __future__ import annotations
 import hashlib
 import random
 from dataclasses import dataclass
+from typing import cast
 
-from .config import SimConfig
+from .config import Distribution, SimConfig
 
 __all__ = ["AttemptPlan", "is_bad_file", "keyed_random", "plan_attempt"]
 
@@ -75,7 +76,7 @@ def plan_attempt(config: SimConfig, did: str, attempt: int, rse: str | None) -> 
     """
     rng = keyed_random(config.seed, "attempt", did, attempt)
     u_crash, u_fail, u_retry = rng.random(), rng.random(), rng.random()
-    seconds = config.processing_time.sample(rng)
+    seconds = cast(Distribution, config.processing_time).sample(rng)  # a float was made Fixed by __post_init__
     crash = u_crash < config.crash
     if crash:
         seconds *= u_crash / config.crash  # the crash strikes part-way through processing

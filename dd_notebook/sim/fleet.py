@@ -10,7 +10,11 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..client import (
-    AuthenticationError, AuthExpiredError, DataDispatcherClient, DataDispatcherError, NotFoundError,
+    AuthenticationError,
+    AuthExpiredError,
+    DataDispatcherClient,
+    DataDispatcherError,
+    NotFoundError,
 )
 from .config import SimConfig
 from .result import SimResult, StopReason

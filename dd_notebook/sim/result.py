@@ -69,7 +69,7 @@ class Reservation:
     released_at: float
 
 
-def _counts_table(records: Iterable[Reservation], key: str) -> "pd.DataFrame":
+def _counts_table(records: Iterable[Reservation], key: str) -> pd.DataFrame:
     import pandas as pd
 
     counts: dict[str, Counter[str]] = {}
@@ -154,12 +154,12 @@ class SimResult:
         return tuple(sorted({r.worker for r in self.records}))
 
     @property
-    def by_rse(self) -> "pd.DataFrame":
+    def by_rse(self) -> pd.DataFrame:
         """Reservations and outcome counts per RSE read (``no_replica`` for none)."""
         return _counts_table(self.records, "rse")
 
     @property
-    def by_worker(self) -> "pd.DataFrame":
+    def by_worker(self) -> pd.DataFrame:
         """Reservations and outcome counts per worker id."""
         return _counts_table(self.records, "worker")
 
@@ -173,9 +173,10 @@ class SimResult:
         by_file: dict[str, list[Reservation]] = {}
         for record in self.records:
             by_file.setdefault(record.did, []).append(record)
-        return {did: tuple(r.outcome for r in sorted(rs, key=lambda r: r.attempt)) for did, rs in sorted(by_file.items())}
+        return {did: tuple(r.outcome for r in sorted(rs, key=lambda r: r.attempt))
+                for did, rs in sorted(by_file.items())}
 
-    def to_frame(self) -> "pd.DataFrame":
+    def to_frame(self) -> pd.DataFrame:
         """One row per reservation: the :class:`Reservation` fields, times as UTC datetimes."""
         import pandas as pd
 

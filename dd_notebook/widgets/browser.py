@@ -26,7 +26,13 @@ from ._base import Panel, action, panel_style
 from .browser_actions import ProjectActions
 from .browser_parts import ActionBar, Confirmation, CopyForm, FilterBar, Pager
 from .project_table import (
-    ProjectFilter, confirm_message, count_handles, details_html, fetch_projects, projects_table, table_html,
+    ProjectFilter,
+    confirm_message,
+    count_handles,
+    details_html,
+    fetch_projects,
+    projects_table,
+    table_html,
     update_counts,
 )
 
@@ -79,7 +85,7 @@ class ProjectBrowser(ProjectActions, Panel):
         self._syncing = False
         self._build()
         if load:
-            self.clicked(self.refresh)()
+            self.clicked(self.refresh)(None)
 
     # -- widget tree -------------------------------------------------------------------------
 
@@ -212,7 +218,7 @@ class ProjectBrowser(ProjectActions, Panel):
     def _selector_changed(self, change: dict[str, Any]) -> None:
         if self._syncing or change["new"] is None or change["new"] == self.selected_id:
             return
-        self.clicked(self.select, change["new"])()
+        self.clicked(self.select, change["new"])(None)
         if self.selected_id != change["new"]:
             self._sync_selector(self._page_rows())
 

@@ -50,6 +50,11 @@ class ProjectActions:
     monitor_area: widgets.VBox
     _selected: dict[str, Any] | None
     _monitor: Any
+    # provided by the browser and by Panel (declared here for the type checker only)
+    refresh: Callable[[], Any]
+    select: Callable[[int], Any]
+    show_info: Callable[[str], None]
+    _target: Callable[[int | None], int]
 
     def _owner_of(self, pid: int) -> str | None:
         if self._selected is not None and self._selected.get("project_id") == pid:

@@ -9,6 +9,7 @@ from typing import Any
 import ipywidgets as widgets
 
 from ..client import DataDispatcherClient
+from ..client.auth import UserAndExpiration
 from ..client.errors import AuthenticationError, AuthExpiredError, NetworkError, RequestTimeoutError
 from ..client.tokens import Token
 from ._base import Panel, action, panel_style
@@ -92,9 +93,9 @@ class LoginPanel(Panel):
     def _show_given_login(self, client: DataDispatcherClient) -> None:
         """Say who ``client`` is logged in as (no request is made); it becomes :attr:`client` if its token is valid."""
         token = client.Token
-        user = token.subject if token is not None else None
-        if not user:
+        if token is None or not token.subject:
             return
+        user = token.subject
         self.username.value = user
         if token.expired():
             self.show_info(f"the token of {user} expired at {_utc(token.expiration)}: log in again")
@@ -151,7 +152,7 @@ class LoginPanel(Panel):
         self.show_info(f"logged in as {user}, token expires {_utc(expiration)}")
         return client
 
-    def _login_password(self, client: DataDispatcherClient) -> tuple[str, float | None]:
+    def _login_password(self, client: DataDispatcherClient) -> UserAndExpiration:
         user = self.username.value.strip()
         if not user:
             raise LoginError("enter a user name")
@@ -163,7 +164,7 @@ class LoginPanel(Panel):
             raise LoginError(f"wrong user name or password for {user} at {client.AuthURL}: "
                              "check them and log in again") from None
 
-    def _login_token(self, client: DataDispatcherClient) -> tuple[str, float | None]:
+    def _login_token(self, client: DataDispatcherClient) -> UserAndExpiration:
         text = self.token.value.strip()
         parsed: Token | None = None
         if text:

@@ -48,8 +48,17 @@ from ..frames import HANDLE_STATES
 from ..live import LiveProject, LiveState
 from ..plots import plot_state_timeline, plot_throughput
 from ..recorder import ProjectRecorder
-from ._base import Panel, action, error_message, figure_png, html_table, human_duration, panel_style, state_badge, \
-    state_bar
+from ._base import (
+    Panel,
+    action,
+    error_message,
+    figure_png,
+    html_table,
+    human_duration,
+    panel_style,
+    state_badge,
+    state_bar,
+)
 
 log = logging.getLogger(__name__)
 
@@ -364,7 +373,7 @@ class ProjectMonitor(Panel):
             self.failures.value = failures_html(state)
             if content.throughput_png is not None:
                 self.throughput_image.value = content.throughput_png
-                self.timeline_image.value = content.timeline_png  # type: ignore[assignment]
+                self.timeline_image.value = content.timeline_png
             self.updated.value = self._updated_html(state)
             self._status_from(state)
 

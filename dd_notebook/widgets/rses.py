@@ -104,7 +104,7 @@ class RSEPanel(Panel):
             self.admin_note, self.status, self.proximity_note, self.proximity])
         self.widget.add_class("dd-panel")
         self.widget.add_class("dd-rse-panel")
-        self.clicked(self.refresh)()  # a server that cannot be reached leaves its message in the panel
+        self.clicked(self.refresh)(None)  # a server that cannot be reached leaves its message in the panel
 
     @property
     def user(self) -> str | None:

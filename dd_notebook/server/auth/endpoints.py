@@ -11,18 +11,18 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
-import time
+from urllib.parse import urlsplit
 
 from starlette.responses import Response
 
-from ..core.errors import HTTPError, unauthorized
+from ..core.errors import HTTPError, bad_request, unauthorized
 from ..core.http import PLAIN_TYPE, text_response
 from ..core.service import Call, Endpoint
 from .authenticator import Authenticator
+from .nonces import NonceLedger, NonceRejected
 from .tokens import TokenError
 from .users import REALM
 
-NONCE_LIFETIME = 600.0
 _DIGEST_PAIR = re.compile(r'(\w+)\s*=\s*(?:"([^"]*)"|([^\s,]+))')
 
 
@@ -37,6 +37,7 @@ class AuthEndpoints:
         self.auth = auth
         self.signer = auth.signer
         self.users = auth.users
+        self.nonces = NonceLedger(self.signer.nonce_key)
 
     def table(self) -> dict[str, Endpoint]:
         """Endpoint name → function."""
@@ -61,19 +62,24 @@ class AuthEndpoints:
         token = self.signer.issue(username, expiration)
         redirect = call.param("redirect")
         if redirect:
+            _check_redirect(redirect, call.request.headers.get("host", ""))
             return Response(status_code=302, headers={"Location": redirect, "X-Authentication-Token": token})
         return Response(status_code=200, headers={"X-Authentication-Token": token})
 
     def _digest(self, call: Call) -> str:
         header = call.request.headers.get("authorization", "")
         if not header.lower().startswith("digest "):
-            challenge = (f'Digest realm="{REALM}", nonce="{self._new_nonce()}", algorithm=MD5, qop="auth"')
-            raise HTTPError(401, "Authorization required", {"WWW-Authenticate": challenge})
+            raise HTTPError(401, "Authorization required", {"WWW-Authenticate": self._challenge()})
         fields = {m.group(1).lower(): m.group(2) if m.group(2) is not None else m.group(3)
                   for m in _DIGEST_PAIR.finditer(header[7:])}
         required = ("username", "nonce", "uri", "response", "qop", "nc", "cnonce")
-        if any(not fields.get(k) for k in required) or not self._nonce_valid(fields["nonce"]):
+        if any(not fields.get(k) for k in required):
             raise unauthorized("Authentication failed\n")
+        try:
+            self.nonces.check(fields["nonce"], fields["nc"])
+        except NonceRejected as exc:  # upstream's text; a replayed or expired nonce gets a fresh challenge
+            headers = {"WWW-Authenticate": self._challenge(stale=True)} if exc.stale else None
+            raise HTTPError(401, "Authentication failed\n", headers) from None
         ha1 = self.users.stored_ha1(fields["username"])
         if not ha1:
             raise unauthorized("Authentication failed\n")
@@ -82,22 +88,15 @@ class AuthEndpoints:
                                          ha2)).encode()).hexdigest()
         if not hmac.compare_digest(expected.encode(), fields["response"].lower().encode()):
             raise unauthorized("Authentication failed\n")
+        try:
+            self.nonces.consume(fields["nonce"], fields["nc"])
+        except NonceRejected as exc:
+            raise HTTPError(503, f"Authentication refused: {exc}\n") from None
         return fields["username"]
 
-    def _new_nonce(self) -> str:
-        stamp = f"{time.time():.3f}"
-        return f"{stamp}-{self._nonce_mac(stamp)}"
-
-    def _nonce_mac(self, stamp: str) -> str:
-        return hmac.new(self.signer.nonce_key, stamp.encode(), hashlib.sha256).hexdigest()[:24]
-
-    def _nonce_valid(self, nonce: str) -> bool:
-        stamp, _, mac = nonce.partition("-")
-        try:
-            age = time.time() - float(stamp)
-        except ValueError:
-            return False
-        return 0 <= age < NONCE_LIFETIME and hmac.compare_digest(mac.encode(), self._nonce_mac(stamp).encode())
+    def _challenge(self, stale: bool = False) -> str:
+        return (f'Digest realm="{REALM}", nonce="{self.nonces.issue()}", algorithm=MD5, qop="auth"'
+                + (", stale=TRUE" if stale else ""))
 
     def _password(self, call: Call) -> str:
         text = call.body.decode("utf-8", errors="replace")
@@ -145,3 +144,14 @@ class AuthEndpoints:
     def probe(self, call: Call) -> Response:
         """Health check."""
         return text_response("OK")
+
+
+def _check_redirect(target: str, host: str) -> None:
+    """400 unless ``target`` is a relative URL or a URL of this server (the token must not leave it)."""
+    if any(ord(ch) < 32 or ch == "\\" for ch in target):
+        raise bad_request("redirect may not contain control characters or backslashes")
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or target.startswith("//"):
+        if parts.scheme not in ("http", "https") or parts.netloc.lower() != host.lower():
+            raise bad_request(f"redirect must be a relative URL or a URL of this server ({host}), "
+                              f"not {target[:100]!r}")

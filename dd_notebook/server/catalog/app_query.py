@@ -16,13 +16,16 @@ from .errors import CatalogExists, CatalogInvalidInput
 from .namespaces import require_owner
 from .querying import add_query_results, compile_mql, query_json_seq, query_summary
 from .validation import parse_did
-from .web import JSON_SEQ, closing_stream, flag, json_response, name_param, open_db, read_text, run
+from .web import JSON_SEQ, closing_stream, flag, json_response, limit_work, name_param, open_db, read_text, run
 
 __all__ = ["QueryEndpoint"]
 
 
 class QueryEndpoint:
-    """``GET|POST data/query``: the MQL text comes from the ``query`` parameter, a form field or the body.
+    """``GET|POST data/query``: the MQL text comes from the ``query`` parameter or the body.
+
+    Each query runs under :func:`~.web.limit_work` (a 503 beyond its budget); ``save_as``
+    and ``add_to`` write only into namespaces the user owns (admins included, as the spec says).
 
     Args:
         db_path: Catalog database file.
@@ -52,9 +55,10 @@ class QueryEndpoint:
                 raise CatalogInvalidInput("summary cannot be combined with save_as or add_to")
             user = self.authenticate(request)
         if summary:
-            result = await run(self.db_path, lambda conn: query_summary(
-                conn, text, summary, namespace=namespace, include_retired=include_retired))
-            return json_response(result)
+            def summarize(conn: sqlite3.Connection) -> Any:
+                limit_work(conn)
+                return query_summary(conn, text, summary, namespace=namespace, include_retired=include_retired)
+            return json_response(await run(self.db_path, summarize))
         options = {"namespace": namespace, "include_retired": include_retired,
                    "with_metadata": flag(request, "with_meta"), "with_provenance": flag(request, "with_provenance")}
         conn, first, rest = await run_in_threadpool(self._start, text, options, save_as, add_to, user)
@@ -64,6 +68,7 @@ class QueryEndpoint:
                user: Any) -> tuple[sqlite3.Connection, bytes | None, Iterator[bytes]]:
         """Compile, save if asked, and produce the first chunk, so that errors come before the 200 header."""
         conn = open_db(self.db_path)
+        limit_work(conn)
         try:
             if save_as or add_to:
                 self._save(conn, text, options, save_as, add_to, user)
@@ -82,7 +87,7 @@ class QueryEndpoint:
             targets: list[int] = []
             if save_as:
                 namespace, name = parse_did(save_as, options["namespace"], "save_as")
-                require_owner(conn, namespace, user)
+                require_owner(conn, namespace, user, admins=False)
                 try:
                     datasets.create_dataset(conn, namespace, name, creator=getattr(user, "username", None))
                 except CatalogExists:
@@ -91,7 +96,7 @@ class QueryEndpoint:
             if add_to:
                 namespace, name = parse_did(add_to, options["namespace"], "add_to")
                 target = datasets.dataset_id(conn, namespace, name)
-                require_owner(conn, namespace, user)
+                require_owner(conn, namespace, user, admins=False)
                 targets.append(target)
             for target in targets:
                 add_query_results(conn, compiled, target)

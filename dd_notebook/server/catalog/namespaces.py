@@ -74,17 +74,25 @@ def namespace_counts(conn: sqlite3.Connection, name: str) -> dict[str, int]:
     return {"nfiles": nfiles, "ndatasets": ndatasets, "nqueries": 0}
 
 
-def require_owner(conn: sqlite3.Connection, namespace: str, user: Any) -> None:
+def require_owner(conn: sqlite3.Connection, namespace: str, user: Any, *, admins: bool = True) -> None:
     """Check that ``user`` (``.username``, ``.is_admin``, ``.roles``) may write into ``namespace``.
+
+    Args:
+        conn: Catalog connection.
+        namespace: The namespace written into.
+        user: The authenticated user.
+        admins: Whether an admin may write without owning it (not for ``query?save_as/add_to``,
+            which the spec reserves to owners).
 
     Raises:
         CatalogNotFound: no such namespace.
-        CatalogPermissionDenied: the user neither owns it, nor is in its owner role, nor is an admin.
+        CatalogPermissionDenied: the user neither owns it, nor is in its owner role, nor (when
+            ``admins``) is an admin.
     """
     row = conn.execute("SELECT owner_user, owner_role FROM mc_namespaces WHERE name = ?", (namespace,)).fetchone()
     if row is None:
         raise CatalogNotFound(f"namespace {namespace} not found")
-    if getattr(user, "is_admin", False):
+    if admins and getattr(user, "is_admin", False):
         return
     owner_user, owner_role = row
     if owner_user is not None and owner_user == getattr(user, "username", None):

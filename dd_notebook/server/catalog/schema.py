@@ -20,7 +20,6 @@ unprefixed. Layout:
 
 from __future__ import annotations
 
-import functools
 import re
 import sqlite3
 from collections import Counter
@@ -29,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from ..core.db import private_umask
+from ..core.regex import compile_user_regex
 from ..core.transactions import transaction
 
 __all__ = [
@@ -230,16 +230,11 @@ def hot_values(metadata: Mapping[str, Any], file_id: int,
                 yield key_id, VTYPE_BOOL, int(item), file_id
 
 
-@functools.lru_cache(maxsize=256)
-def _compiled(pattern: str, flags: int) -> re.Pattern[str]:
-    return re.compile(pattern, flags)
-
-
 def _regexp(pattern: str, flags: int, value: object) -> int:
     """SQL ``mc_regexp(pattern, flags, value)``: 1 when ``value`` is text and the pattern is found in it."""
     if not isinstance(value, str) or not isinstance(pattern, str):
         return 0
-    return 1 if _compiled(pattern, int(flags)).search(value) else 0
+    return 1 if compile_user_regex(pattern, bool(int(flags) & re.IGNORECASE)).search(value) else 0
 
 
 def register_functions(conn: sqlite3.Connection) -> None:

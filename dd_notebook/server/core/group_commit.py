@@ -7,6 +7,13 @@ transaction: a failing request rolls back to its savepoint and leaves nothing
 behind, the others keep their changes. At the end of the loop turn one COMMIT
 makes all of them durable, and only then are their responses sent. A client
 therefore never sees an answer whose changes a crash could still undo.
+
+The connection's automatic WAL checkpoint is turned off: it runs inside the
+COMMIT that crosses its threshold, on the event loop, and after a big write
+(or while a long listing holds an old snapshot) it can copy hundreds of
+megabytes back into the database at once. A passive checkpoint runs instead
+in a worker thread on its own connection whenever the WAL has grown by
+:data:`CHECKPOINT_BYTES`; it never blocks the writer.
 """
 
 from __future__ import annotations
@@ -14,10 +21,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import sqlite3
+import threading
 from collections.abc import Iterator
 
 log = logging.getLogger(__name__)
+
+#: WAL growth (bytes) after which a passive checkpoint is started off the loop (SQLite's default is 1000 pages).
+CHECKPOINT_BYTES = 4 * 1024 * 1024
 
 
 class CommitFailed(Exception):
@@ -35,6 +47,10 @@ class GroupCommit:
         self.conn = conn
         self.open = False
         self._pending: asyncio.Future[None] | None = None
+        self._db_path = conn.execute("PRAGMA database_list").fetchone()[2]
+        self._checkpointing = threading.Lock()
+        if self._db_path:
+            conn.execute("PRAGMA wal_autocheckpoint=0")
 
     @staticmethod
     def applies() -> bool:
@@ -87,5 +103,29 @@ class GroupCommit:
         else:
             if pending is not None:
                 pending.set_result(None)
+            self._maybe_checkpoint()
         finally:
             self.open = False
+
+    def _maybe_checkpoint(self) -> None:
+        """Start a passive checkpoint in a thread when the WAL is big and none is running."""
+        if not self._db_path:
+            return
+        try:
+            size = os.stat(self._db_path + "-wal").st_size
+        except OSError:
+            return
+        if size >= CHECKPOINT_BYTES and self._checkpointing.acquire(blocking=False):
+            threading.Thread(target=self._checkpoint, name="dd-wal-checkpoint", daemon=True).start()
+
+    def _checkpoint(self) -> None:
+        try:
+            conn = sqlite3.connect(self._db_path, timeout=10, check_same_thread=False)
+            try:
+                conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+            finally:
+                conn.close()
+        except sqlite3.Error:
+            log.warning("background WAL checkpoint failed; the next one retries", exc_info=True)
+        finally:
+            self._checkpointing.release()

@@ -88,11 +88,12 @@ def parse_query(query_string: bytes) -> dict[str, Any]:
 
 
 async def read_body(receive: Receive, headers: Iterable[tuple[bytes, bytes]], limit: int,
-                    too_large: Callable[[int], str]) -> bytes:
+                    too_large: Callable[[int], str]) -> bytearray:
     """Read a whole request body, refusing it with 413 as soon as it exceeds ``limit`` bytes.
 
     A declared ``Content-Length`` above the limit is refused before anything is read.
-    A client that disconnects ends the body.
+    A client that disconnects ends the body. The body is gathered in one
+    buffer (no list of chunks joined at the end), which ``orjson`` parses as it is.
 
     Args:
         receive: The ASGI receive channel.
@@ -106,17 +107,15 @@ async def read_body(receive: Receive, headers: Iterable[tuple[bytes, bytes]], li
     for name, value in headers:
         if name == b"content-length" and value.isdigit() and int(value) > limit:
             raise HTTPError(413, too_large(limit))
-    chunks: list[bytes] = []
-    size = 0
+    body = bytearray()
     while True:
         message = await receive()
         if message["type"] == "http.disconnect":
             break
         chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > limit:
+        if len(body) + len(chunk) > limit:
             raise HTTPError(413, too_large(limit))
-        chunks.append(chunk)
+        body += chunk
         if not message.get("more_body", False):
             break
-    return b"".join(chunks)
+    return body

@@ -40,7 +40,8 @@ CREATE TABLE IF NOT EXISTS replicas(
     PRIMARY KEY(namespace, name, rse)) WITHOUT ROWID;
 """
 
-#: Settings, users and roles, projects, handles, the proximity map and the logs.
+#: Settings, users and roles, projects, handles, the proximity map, the logs, and the big writes
+#: in progress (``bulk_work``: a project being created, deleted or restarted in chunks).
 DD_TABLES = """
 CREATE TABLE IF NOT EXISTS settings(
     key TEXT PRIMARY KEY,
@@ -106,6 +107,11 @@ CREATE TABLE IF NOT EXISTS project_log(
     type TEXT NOT NULL,
     data TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS project_log_project ON project_log(project_id, id);
+CREATE TABLE IF NOT EXISTS bulk_work(
+    project_id INTEGER PRIMARY KEY,
+    kind TEXT NOT NULL,
+    started REAL NOT NULL,
+    log_start INTEGER NOT NULL DEFAULT 0);
 INSERT OR IGNORE INTO proximity_map(cpu, rse, proximity) VALUES ('DEFAULT', 'DEFAULT', 100);
 """
 

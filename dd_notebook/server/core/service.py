@@ -20,6 +20,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
+from .body_limits import applicable_limit, dd_limit
 from .errors import HTTPError, bad_request
 from .group_commit import CommitFailed, GroupCommit
 from .http import is_busy, parse_query, read_body, text_response
@@ -29,8 +30,6 @@ log = logging.getLogger(__name__)
 
 _COMMIT_FAILED = "Database write failed; nothing was changed, please retry"
 
-#: Largest request body of the DD and auth services, in bytes.
-MAX_BODY_BYTES = 64 * 1024 * 1024
 #: Deepest nesting the JSON parser reads (orjson's fixed limit).
 MAX_JSON_PARSE_DEPTH = 1024
 
@@ -49,7 +48,7 @@ class Call:
         request: The Starlette request (headers, cookies, client).
     """
 
-    def __init__(self, request: Request, params: dict[str, Any], relpath: str, body: bytes,
+    def __init__(self, request: Request, params: dict[str, Any], relpath: str, body: bytes | bytearray,
                  authenticate: Authenticate) -> None:
         self.request = request
         self.params = params
@@ -81,7 +80,7 @@ class Call:
 
     def json(self) -> Any:
         """Return the body parsed as JSON; 400 naming the problem otherwise."""
-        if not self.body.strip():
+        if not self.body or self.body.isspace():
             raise bad_request("Request body is empty; expected a JSON document")
         try:
             return orjson.loads(self.body)
@@ -143,7 +142,10 @@ class Service:
                 endpoint = self.endpoints.get(segments[0])
                 if endpoint is None:
                     raise HTTPError(404, f"invalid path: unknown endpoint {segments[0]!r}")
-                body = await read_body(receive, scope.get("headers", []), MAX_BODY_BYTES, _too_large)
+                limit = dd_limit(segments[0])
+                allowed, logged_in = applicable_limit(limit, scope, self.authenticate)
+                body = await read_body(receive, scope.get("headers", []), allowed,
+                                       lambda n: limit.message(n, logged_in))
                 call = Call(request, parse_query(scope.get("query_string", b"")),
                             "/".join(segments[1:]), body, self.authenticate)
                 result = endpoint(call)
@@ -170,7 +172,3 @@ class Service:
             except CommitFailed:
                 response = text_response(_COMMIT_FAILED, 503)
         await response(scope, receive, send)
-
-
-def _too_large(limit: int) -> str:
-    return f"Request body too large (limit {limit} bytes)"

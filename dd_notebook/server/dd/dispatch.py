@@ -60,6 +60,8 @@ class Dispatcher:
         if state not in ("active", "abandoned"):
             raise bad_request(f"Inactive project. State={state}")
         attributes = orjson.loads(attributes_text)
+        if self.conn.execute("SELECT 1 FROM bulk_work WHERE project_id = ?", (project_id,)).fetchone():
+            return {"handle": None, "reason": "retry", "retry": True}  # handles being restarted in chunks
         now = time.time()
         with transaction(self.conn) as c:
             if state == "abandoned":

@@ -17,17 +17,20 @@ from starlette.responses import Response
 from ..auth.users import User
 from ..core.errors import bad_request, forbidden, not_found
 from ..core.http import JSON_TYPE, json_response, text_response
+from ..core.json_pieces import dumps_in_pieces
 from ..core.numbers import parse_int, stored_int
 from ..core.service import Call, Endpoint
 from .columns import COLUMNS_TYPE, handle_log_columns, handle_log_columns_after, project_columns
 from .counts import parse_project_ids, state_counts
 from .dispatch import Dispatcher
 from .file_summary import file_summary, parse_dids
+from .project_writes import ProjectWriteEndpoints, project_id_param
 from .projects import MAX_LOG_PAGE, ProjectStore
 from .rses import RSEStore
 from .search import SearchError, compile_search
 from .search_listing import search
 from .snapshots import SnapshotAnswers
+from .standard_json import project_json
 from .validation import split_did
 
 PROTOCOL_VERSION = "2.0.3"
@@ -46,11 +49,7 @@ def _only_params(call: Call, allowed: set[str]) -> None:
         raise bad_request(f"Unknown parameter(s): {', '.join(unknown)}")
 
 
-def _project_id(call: Call, message: str = "Project id must be specified") -> int:
-    return call.int_param("project_id", message)
-
-
-class DDEndpoints:
+class DDEndpoints(ProjectWriteEndpoints):
     """Binds the endpoint functions to the stores.
 
     Args:
@@ -62,8 +61,7 @@ class DDEndpoints:
 
     def __init__(self, projects: ProjectStore, rses: RSEStore, dispatcher: Dispatcher,
                  answers: SnapshotAnswers) -> None:
-        self._answers = answers
-        self._projects = projects
+        super().__init__(projects, answers)
         self._rses = rses
         self._dispatcher = dispatcher
 
@@ -90,64 +88,16 @@ class DDEndpoints:
 
     # ---- projects -----------------------------------------------------------------------------
 
-    def _committed_project(self, project_id: int, with_replicas: bool) -> Awaitable[Response]:
-        """The answer to a write: the project with its handles, read after the commit."""
-        return self._answers.json(lambda store: store.record(store.require(project_id), with_files=True,
-                                                             with_replicas=with_replicas), after_commit=True)
-
-    def create_project(self, call: Call) -> Awaitable[Response]:
-        """Create a project from a file list (any authenticated user)."""
-        user = call.user()
-        return self._committed_project(self._projects.create(user.username, call.json_object()), False)
-
-    def copy_project(self, call: Call) -> Awaitable[Response]:
-        """Copy any project; the copy belongs to the caller."""
-        user = call.user()
-        return self._committed_project(self._projects.copy(user.username, call.json_object()), False)
-
-    def delete_project(self, call: Call) -> Response:
-        """Delete a project (owner or admin)."""
-        project_id = _project_id(call)
-        self._projects.delete(project_id, call.user())
-        return json_response(None)
-
-    def cancel_project(self, call: Call) -> Awaitable[Response]:
-        """Cancel a project (owner or admin)."""
-        project_id = _project_id(call)
-        return self._committed_project(self._projects.cancel(project_id, call.user()), True)
-
-    def activate_project(self, call: Call) -> Awaitable[Response]:
-        """Re-activate a project (owner or admin)."""
-        project_id = _project_id(call)
-        return self._committed_project(self._projects.activate(project_id, call.user()), True)
-
-    def restart_handles(self, call: Call) -> Awaitable[Response]:
-        """Reset handles selected by DID or by state (owner or admin)."""
-        body = call.json_object()
-        if body.get("project_id") in (None, "", 0, "0"):
-            raise bad_request("Project id must be specified")
-        return self._committed_project(self._projects.restart(call.user(), body), True)
-
-    def restart_project(self, call: Call) -> Awaitable[Response]:
-        """Reset failed handles; ``force=yes`` also reserved ones, ``failed_only=no`` also done ones.
-
-        Upstream this endpoint always fails; this is its evident intent (spec §3.9).
-        """
-        project_id = _project_id(call)
-        body = {"project_id": project_id, "failed": True, "reserved": call.flag("force"),
-                "done": not call.flag("failed_only", "yes")}
-        return self._committed_project(self._projects.restart(call.user(), body), True)
-
     def project(self, call: Call) -> Response | Awaitable[Response]:
         """One project; handles when ``with_files`` or ``with_replicas`` is ``yes`` (defaults yes)."""
-        project_id = _project_id(call)
+        project_id = project_id_param(call)
         with_files, with_replicas = call.flag("with_files", "yes"), call.flag("with_replicas", "yes")
         if COLUMNS_TYPE in call.request.headers.get("accept", ""):
             return self._answers.body(lambda store: project_columns(
                 store, project_id, with_files or with_replicas, with_replicas), COLUMNS_TYPE)
         if with_files or with_replicas:
-            return self._answers.json(lambda store: store.record(store.require(project_id), with_files,
-                                                                 with_replicas))
+            return self._answers.body(lambda store: project_json(store, project_id, with_files, with_replicas),
+                                      JSON_TYPE)
         return json_response(self._projects.record(self._projects.require(project_id)))
 
     def projects(self, call: Call) -> Awaitable[Response]:
@@ -214,7 +164,7 @@ class DDEndpoints:
     def handles(self, call: Call) -> Awaitable[Response]:
         """Deprecated listing of handles (never with replicas, Q-HANDLES)."""
         _only_params(call, {"project_id", "state", "not_state", "with_replicas"})
-        project_id = _project_id(call)
+        project_id = project_id_param(call)
         filtered = not call.flag("with_replicas")
         state, not_state = call.param("state"), call.param("not_state")
 
@@ -322,7 +272,7 @@ class DDEndpoints:
     def project_files(self, call: Call) -> Awaitable[Response]:
         """Handles (with replicas) of a project, optionally by ``state``; ``ready_only=yes`` keeps
         initial handles with an available replica on an enabled, available RSE."""
-        project_id = _project_id(call, "Project ID must be specified")
+        project_id = project_id_param(call, "Project ID must be specified")
         state, ready_only = call.param("state"), call.flag("ready_only")
 
         def build(store: ProjectStore) -> list[dict[str, Any]]:
@@ -345,7 +295,7 @@ class DDEndpoints:
         limit cut the answer short); the columnar header line carries them too.
         """
         _only_params(call, {"project_id", "after", "limit"})
-        project_id = _project_id(call)
+        project_id = project_id_param(call)
         if "after" in call.params or "limit" in call.params:
             return self._handle_log_page(call, project_id)
         if COLUMNS_TYPE in call.request.headers.get("accept", ""):
@@ -363,7 +313,7 @@ class DDEndpoints:
 
         def build(store: ProjectStore) -> tuple[bytes, int, bool]:
             records, cursor, more = store.handle_log_page(project_id, after, limit)
-            return orjson.dumps(records), cursor, more
+            return dumps_in_pieces(records), cursor, more
         return self._answers.log_page(build, JSON_TYPE)
 
     def file_handle(self, call: Call) -> Response:
@@ -376,7 +326,7 @@ class DDEndpoints:
         else:
             if call.param("project_id") in (None, ""):
                 raise bad_request("At least handle_id or project_id must be specified")
-            project_id = _project_id(call)
+            project_id = project_id_param(call)
             name_text, namespace_text = call.param("name"), call.param("namespace")
             if not name_text:
                 raise bad_request("File name must be specified as name='namespace:name' or namespace + name")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -17,16 +18,15 @@ from .records import (
     PROJECT_COLUMNS,
     REPLICA_SELECT,
     handle_record,
-    log_handle,
     log_project,
     project_record,
     replica_record,
 )
 from .validation import (
+    MAX_FILE_NAME_BYTES,
     file_spec,
     optional_object,
     optional_string,
-    split_did,
     string_list,
     timeout_seconds,
 )
@@ -34,6 +34,57 @@ from .validation import (
 
 def _dumps(obj: Any) -> str:
     return orjson.dumps(obj).decode()
+
+
+@dataclass
+class ProjectPlan:
+    """A validated project to create: its row's values and its handles ``(namespace, name, attributes JSON)``.
+
+    ``event`` is logged on the new project (a copy records its source).
+    """
+
+    owner: str
+    attributes: dict[str, Any]
+    query: str | None
+    worker_timeout: float | None
+    idle_timeout: float | None
+    users: list[str]
+    roles: list[str]
+    handles: list[tuple[str, str, str]]
+    event: dict[str, Any] | None = None
+
+
+def plan_create(owner: str, body: dict[str, Any]) -> ProjectPlan:
+    """Validate a ``create_project`` body completely (no database needed, so it may run in a thread).
+
+    Raises:
+        HTTPError: 400 naming the first problem.
+    """
+    files = body.get("files")
+    if not isinstance(files, list):
+        raise bad_request("files must be a list of file specifications")
+    handles: list[tuple[str, str, str]] = []
+    for spec in files:
+        if type(spec) is str:  # the common "namespace:name" form, checked without building a list
+            ns, _, name = spec.partition(":")
+            if (ns and name and ":" not in name and len(spec) <= MAX_FILE_NAME_BYTES and spec.isascii()
+                    and spec.isprintable()):  # else file_spec names the problem
+                handles.append((ns, name, "{}"))
+                continue
+        ns, name, attributes = file_spec(spec)
+        handles.append((ns, name, _dumps(attributes) if attributes else "{}"))
+    if len({(ns, name) for ns, name, _ in handles}) != len(handles):
+        seen: set[tuple[str, str]] = set()
+        for ns, name, _ in handles:
+            if (ns, name) in seen:
+                raise bad_request(f"Duplicate file in the list: {ns}:{name}")
+            seen.add((ns, name))
+    attributes = optional_object(body, "project_attributes")
+    query = optional_string(body, "query")
+    worker_timeout = timeout_seconds(body.get("worker_timeout"), "worker_timeout")
+    idle_timeout = timeout_seconds(body.get("idle_timeout"), "idle_timeout")
+    users, roles = string_list(body, "users"), string_list(body, "roles")
+    return ProjectPlan(owner, attributes, query, worker_timeout, idle_timeout, users, roles, handles)
 
 
 class ProjectStore:
@@ -122,30 +173,8 @@ class ProjectStore:
 
     # ---- creating ----------------------------------------------------------------------------
 
-    def create(self, owner: str, body: dict[str, Any]) -> int:
-        """Validate a ``create_project`` body completely, then create the project and its handles; return its id."""
-        files = body.get("files")
-        if not isinstance(files, list):
-            raise bad_request("files must be a list of file specifications")
-        specs = [file_spec(f) for f in files]
-        seen: set[tuple[str, str]] = set()
-        for ns, name, _ in specs:
-            if (ns, name) in seen:
-                raise bad_request(f"Duplicate file in the list: {ns}:{name}")
-            seen.add((ns, name))
-        attributes = optional_object(body, "project_attributes")
-        query = optional_string(body, "query")
-        worker_timeout = timeout_seconds(body.get("worker_timeout"), "worker_timeout")
-        idle_timeout = timeout_seconds(body.get("idle_timeout"), "idle_timeout")
-        users, roles = string_list(body, "users"), string_list(body, "roles")
-        self._check_members(users, roles)
-        with transaction(self.conn):
-            project_id = self._insert_project(owner, attributes, query, worker_timeout, idle_timeout, users, roles)
-            self._insert_handles(project_id, [(ns, n, _dumps(a)) for ns, n, a in specs])
-        return project_id
-
-    def copy(self, owner: str, body: dict[str, Any]) -> int:
-        """Copy a project: every handle anew in ``initial``, with attribute overrides (spec §3.4); return the new id."""
+    def plan_copy(self, owner: str, body: dict[str, Any]) -> ProjectPlan:
+        """Validate a ``copy_project`` body and read the source project: what the copy will hold (spec §3.4)."""
         if body.get("project_id") in (None, "", 0):
             raise bad_request("Project id must be specified")
         source_id = parse_int(body["project_id"], "project_id")
@@ -159,35 +188,46 @@ class ProjectStore:
         for ns, name, attrs in self.conn.execute(
                 "SELECT namespace, name, attributes FROM handles WHERE project_id = ? ORDER BY id", (source_id,)):
             handles.append((ns, name, _dumps({**orjson.loads(attrs), **file_overrides}) if file_overrides else attrs))
-        with transaction(self.conn):
-            project_id = self._insert_project(owner, attributes, source["query"], worker_timeout, idle_timeout,
-                                              [], [])
-            self._insert_handles(project_id, handles)
-            log_project(self.conn, project_id, time.time(), "event",
-                        {"event": "copied", "source": source_id,
-                         "override": {"project": attributes, "file": file_overrides}})
-        return project_id
+        event = {"event": "copied", "source": source_id, "override": {"project": attributes, "file": file_overrides}}
+        return ProjectPlan(owner, attributes, source["query"], worker_timeout, idle_timeout, [], [], handles, event)
 
-    def _check_members(self, users: list[str], roles: list[str]) -> None:
-        unknown_users = sorted(set(users) - self.users.existing_users(users))
+    def check_members(self, plan: ProjectPlan) -> None:
+        """400 naming the users and roles of ``plan`` that do not exist."""
+        unknown_users = sorted(set(plan.users) - self.users.existing_users(plan.users))
         if unknown_users:
             raise bad_request(f"Unknown user(s) in users: {', '.join(unknown_users)}")
-        unknown_roles = sorted(set(roles) - self.users.existing_roles(roles))
+        unknown_roles = sorted(set(plan.roles) - self.users.existing_roles(plan.roles))
         if unknown_roles:
             raise bad_request(f"Unknown role(s) in roles: {', '.join(unknown_roles)}")
 
-    def _insert_project(self, owner: str, attributes: dict[str, Any], query: str | None,
-                        worker_timeout: float | None, idle_timeout: float | None,
-                        users: list[str], roles: list[str]) -> int:
+    def insert(self, plan: ProjectPlan) -> int:
+        """Create the project of ``plan`` with all its handles in one transaction; return its id."""
+        with transaction(self.conn):
+            project_id = self.insert_project(plan)
+            self.insert_handles(project_id, plan.handles)
+        return project_id
+
+    def insert_project(self, plan: ProjectPlan, project_id: int | None = None) -> int:
+        """Insert the project row of ``plan`` (with ``project_id`` when reserved before); return its id.
+
+        The caller holds the transaction.
+        """
         now = time.time()
         cursor = self.conn.execute(
-            "INSERT INTO projects(owner, state, attributes, created_timestamp, query, worker_timeout, "
-            "idle_timeout, users, roles, last_activity) VALUES (?, 'active', ?, ?, ?, ?, ?, ?, ?, ?)",
-            (owner, _dumps(attributes), now, query, worker_timeout, idle_timeout, _dumps(users), _dumps(roles), now))
+            "INSERT INTO projects(id, owner, state, attributes, created_timestamp, query, worker_timeout, "
+            "idle_timeout, users, roles, last_activity) VALUES (?, ?, 'active', ?, ?, ?, ?, ?, ?, ?, ?)",
+            (project_id, plan.owner, _dumps(plan.attributes), now, plan.query, plan.worker_timeout,
+             plan.idle_timeout, _dumps(plan.users), _dumps(plan.roles), now))
         assert cursor.lastrowid is not None
+        if plan.event is not None:
+            log_project(self.conn, cursor.lastrowid, time.time(), "event", plan.event)
         return cursor.lastrowid
 
-    def _insert_handles(self, project_id: int, handles: list[tuple[str, str, str]]) -> None:
+    def insert_handles(self, project_id: int, handles: list[tuple[str, str, str]]) -> None:
+        """Insert ``(namespace, name, attributes JSON)`` handles in ``initial`` with their creation log records.
+
+        The caller holds the transaction.
+        """
         now = time.time()
         self.conn.executemany(
             "INSERT INTO handles(project_id, namespace, name, state, attempts, attributes) "
@@ -197,14 +237,6 @@ class ProjectStore:
             [(project_id, ns, n, now, '{"event":"create","state":"initial"}') for ns, n, _ in handles])
 
     # ---- managing ----------------------------------------------------------------------------
-
-    def delete(self, project_id: int, user: User) -> None:
-        """Delete a project with its handles and logs."""
-        self.require_owner(project_id, user)
-        with transaction(self.conn) as c:
-            for table, column in (("handles", "project_id"), ("handle_log", "project_id"),
-                                  ("project_log", "project_id"), ("projects", "id")):
-                c.execute(f"DELETE FROM {table} WHERE {column} = ?", (project_id,))
 
     def cancel(self, project_id: int, user: User) -> int:
         """Cancel a project from any state (handles untouched); return its id."""
@@ -229,44 +261,6 @@ class ProjectStore:
         """Re-activate a project and log it (caller holds the transaction)."""
         self.conn.execute("UPDATE projects SET state = 'active' WHERE id = ?", (project_id,))
         log_project(self.conn, project_id, now, "state", {"event": "activate", "state": "active"})
-
-    def restart(self, user: User, body: dict[str, Any]) -> int:
-        """Reset selected handles to ``initial`` (spec §3.8, §4.5, §5); return the project id."""
-        if body.get("project_id") in (None, "", 0, "0"):
-            raise bad_request("Project id must be specified")
-        project_id = parse_int(body["project_id"], "project_id")
-        row = self.require_owner(project_id, user)
-        summary: dict[str, Any] = {"event": "restart"}
-        if body.get("handles") is not None:
-            if not isinstance(body["handles"], list):
-                raise bad_request("handles must be a list of DIDs")
-            dids = [split_did(d) for d in body["handles"]]
-            selected = [r for ns, n in dids for r in self.conn.execute(
-                "SELECT id, namespace, name, state, worker_id FROM handles "
-                "WHERE project_id = ? AND namespace = ? AND name = ?", (project_id, ns, n))]
-            summary["dids"] = [f"{ns}:{n}" for ns, n in dids]
-        else:
-            states = [s for s in ("initial", "reserved", "done", "failed") if body.get(s) is True]
-            selected = self.conn.execute(
-                f"SELECT id, namespace, name, state, worker_id FROM handles WHERE project_id = ? "
-                f"AND state IN ({', '.join('?' * len(states))}) ORDER BY namespace, name",
-                (project_id, *states)).fetchall()
-            summary["handle_states"] = states
-        summary["handles_reset"] = [{"did": f"{h['namespace']}:{h['name']}"} for h in selected]
-        now = time.time()
-        with transaction(self.conn) as c:
-            for h in selected:
-                if h["state"] != "initial":
-                    c.execute("UPDATE handles SET state = 'initial', worker_id = NULL WHERE id = ?", (h["id"],))
-                    log_handle(c, project_id, h["namespace"], h["name"], now,
-                               {"event": "reset", "worker": h["worker_id"], "state": "initial",
-                                "old_state": h["state"]})
-            if row["state"] != "active" and self.has_open_handles(project_id):
-                c.execute("UPDATE projects SET state = 'active', ended_timestamp = NULL WHERE id = ?", (project_id,))
-                log_project(c, project_id, now, "state", {**summary, "state": "active"})
-            else:
-                log_project(c, project_id, now, "event", summary)
-        return project_id
 
     # ---- extension reads ---------------------------------------------------------------------
 

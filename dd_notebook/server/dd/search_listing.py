@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any
 
 import orjson
 
-from ..core.errors import bad_request
+from ..core.errors import HTTPError, bad_request
 from .projects import ProjectStore
 from .records import PROJECT_COLUMNS
 from .search import SearchError
 
-__all__ = ["search"]
+__all__ = ["MAX_SEARCH_SECONDS", "search"]
+
+#: Longest time one search may spend testing projects; beyond it the search answers 503.
+MAX_SEARCH_SECONDS = 20.0
 
 
 def search(store: ProjectStore, predicate: Callable[[dict[str, Any]], bool], owner: str | None,
@@ -28,10 +32,15 @@ def search(store: ProjectStore, predicate: Callable[[dict[str, Any]], bool], own
         with_replicas: Include the handles' replicas.
 
     Raises:
-        HTTPError: 400 when the query cannot be evaluated on a project.
+        HTTPError: 400 when the query cannot be evaluated on a project; 503 when testing the
+            projects takes longer than :data:`MAX_SEARCH_SECONDS`.
     """
     selected = []
-    for row in store.conn.execute(f"SELECT {PROJECT_COLUMNS} FROM projects ORDER BY id"):
+    deadline = time.monotonic() + MAX_SEARCH_SECONDS
+    for examined, row in enumerate(store.conn.execute(f"SELECT {PROJECT_COLUMNS} FROM projects ORDER BY id")):
+        if time.monotonic() > deadline:
+            raise HTTPError(503, f"Search stopped after {MAX_SEARCH_SECONDS:g} s ({examined} projects examined); "
+                                 "narrow it with owner=, state= or a simpler query")
         if (owner and row["owner"] != owner) or (state and row["state"] != state):
             continue
         fields = {"id": row["id"], "owner": row["owner"], "state": row["state"], "query": row["query"],

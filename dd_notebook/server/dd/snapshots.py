@@ -6,7 +6,8 @@ every other client meanwhile. Here they are built in a worker thread on a
 read-only connection inside one read transaction, so:
 
 * the loop keeps dispatching files while a listing is built (SQLite releases
-  the GIL while it steps a statement);
+  the GIL while it steps a statement, and the JSON is serialised in pieces
+  between which the loop gets the GIL back, :mod:`..core.json_pieces`);
 * the project header, its handles and their replicas come from the same
   snapshot;
 * the answer to a write is read after the write's group commit, so it shows
@@ -26,6 +27,7 @@ from starlette.responses import Response
 from ..auth.users import UserStore
 from ..core.group_commit import GroupCommit
 from ..core.http import JSON_TYPE
+from ..core.json_pieces import dumps_in_pieces
 from ..core.readers import ReadConnections
 from .projects import ProjectStore
 
@@ -67,11 +69,14 @@ class SnapshotAnswers:
             await self.commits.flush()
 
         def run(conn: sqlite3.Connection) -> bytes:
-            return orjson.dumps(build(ProjectStore(conn, self.users)), option=orjson.OPT_NON_STR_KEYS)
+            return dumps_in_pieces(build(ProjectStore(conn, self.users)), option=orjson.OPT_NON_STR_KEYS)
         return Response(await self.value(run), media_type=JSON_TYPE)
 
-    async def body(self, build: Callable[[ProjectStore], bytes], media_type: str) -> Response:
-        """Answer the bytes ``build(store)`` makes on one snapshot."""
+    async def body(self, build: Callable[[ProjectStore], bytes], media_type: str,
+                   after_commit: bool = False) -> Response:
+        """Answer the bytes ``build(store)`` makes on one snapshot (after the group commit if asked)."""
+        if after_commit and self.commits is not None:
+            await self.commits.flush()
         return Response(await self.value(lambda conn: build(ProjectStore(conn, self.users))), media_type=media_type)
 
     async def log_page(self, build: Callable[[ProjectStore], tuple[bytes, int, bool]], media_type: str) -> Response:

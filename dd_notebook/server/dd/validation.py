@@ -8,6 +8,8 @@ from ..core.durations import parse_duration
 from ..core.errors import bad_request
 
 MAX_NAME_LENGTH = 4096
+#: Longest file namespace or name, in UTF-8 bytes.
+MAX_FILE_NAME_BYTES = 1000
 #: Deepest nesting of lists/objects accepted in attributes (the JSON writer stops at 255).
 MAX_JSON_DEPTH = 64
 
@@ -21,8 +23,8 @@ def file_spec(spec: Any) -> tuple[str, str, dict[str, Any]]:
     if isinstance(spec, str):
         parts = spec.split(":")
         if len(parts) != 2 or not parts[0] or not parts[1]:
-            raise bad_request(f"Invalid file specification: {spec} - can not parse as namespace:name")
-        return parts[0], parts[1], {}
+            raise bad_request(f"Invalid file specification: {spec[:100]} - can not parse as namespace:name")
+        return file_name_part(parts[0], "namespace"), file_name_part(parts[1], "name"), {}
     if isinstance(spec, dict):
         namespace, name = spec.get("namespace"), spec.get("name")
         if not namespace or not name:
@@ -30,6 +32,8 @@ def file_spec(spec: Any) -> tuple[str, str, dict[str, Any]]:
         if not isinstance(namespace, str) or not isinstance(name, str) or ":" in namespace:
             raise bad_request(f"Invalid file specification: {spec} - namespace and name must be strings "
                               "and the namespace may not contain ':'")
+        file_name_part(namespace, "namespace")
+        file_name_part(name, "name")
         attributes = spec.get("attributes") or {}
         if not isinstance(attributes, dict):
             raise bad_request(f"Invalid file specification: {spec} - invalid file attributes specification, "
@@ -37,6 +41,16 @@ def file_spec(spec: Any) -> tuple[str, str, dict[str, Any]]:
         check_depth(attributes, f"attributes of file {namespace}:{name}")
         return namespace, name, attributes
     raise bad_request(f"Invalid file specification: {spec} - unsupported type")
+
+
+def file_name_part(value: str, what: str) -> str:
+    """400 when a file's namespace or name holds a control character or exceeds :data:`MAX_FILE_NAME_BYTES`."""
+    if len(value) > MAX_FILE_NAME_BYTES or len(value.encode("utf-8", "surrogatepass")) > MAX_FILE_NAME_BYTES:
+        raise bad_request(f"Invalid file {what} {value[:40]!r}...: longer than {MAX_FILE_NAME_BYTES} bytes")
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
+        raise bad_request(f"Invalid file {what} {value[:80]!r}: control characters (NUL, newline, ...) "
+                          "are not allowed")
+    return value
 
 
 def check_name(value: str, what: str) -> str:
@@ -125,5 +139,5 @@ def split_did(did: Any) -> tuple[str, str]:
         raise bad_request(f"Invalid DID: {did!r} (expected 'namespace:name')")
     namespace, sep, name = did.partition(":")
     if not sep or not namespace or not name:
-        raise bad_request(f"Invalid DID: {did!r} (expected 'namespace:name')")
-    return namespace, name
+        raise bad_request(f"Invalid DID: {did[:100]!r} (expected 'namespace:name')")
+    return file_name_part(namespace, "namespace"), file_name_part(name, "name")

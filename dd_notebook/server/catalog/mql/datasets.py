@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import re
 import sqlite3
 from collections.abc import Iterable
 
 import orjson
 
+from ...core.regex import compile_user_regex
 from ..errors import CatalogNotFound
 from . import nodes as n
 from .meta_sql import DATASET_TARGET, MetaCompiler
@@ -38,7 +38,7 @@ def _matching(conn: sqlite3.Connection, sel: n.DatasetSelector) -> list[int]:
         rows = conn.execute("SELECT id FROM mc_datasets WHERE namespace = ? AND name GLOB ?",
                             (sel.namespace, glob_pattern(sel.pattern)))
         return [dataset_id for (dataset_id,) in rows]
-    regex = re.compile(sel.regexp or "")
+    regex = compile_user_regex(sel.regexp or "")
     rows = conn.execute("SELECT id, name FROM mc_datasets WHERE namespace = ?", (sel.namespace,))
     return [dataset_id for dataset_id, name in rows if regex.search(name)]
 
