@@ -27,7 +27,7 @@ import sqlite3
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import orjson
 
@@ -134,11 +134,12 @@ def _create_layout(conn: sqlite3.Connection) -> dict[tuple[str, str], int]:
     conn.executemany("INSERT INTO mc_namespaces(name, owner_user, owner_role, creator, description, "
                      "created_timestamp) VALUES (?, ?, ?, 'admin', ?, ?)",
                      [(name, user, role, text, EPOCH) for name, user, role, text in _NAMESPACES])
-    ids = {}
+    ids: dict[tuple[str, str], int] = {}
     for namespace, name in (RAW, RECO, MC, USER, ALL):
-        ids[(namespace, name)] = conn.execute(
+        cursor = conn.execute(
             "INSERT INTO mc_datasets(namespace, name, creator, description, created_timestamp) "
-            "VALUES (?, ?, 'admin', ?, ?)", (namespace, name, f"demo dataset {namespace}:{name}", EPOCH)).lastrowid
+            "VALUES (?, ?, 'admin', ?, ?)", (namespace, name, f"demo dataset {namespace}:{name}", EPOCH))
+        ids[(namespace, name)] = cast(int, cursor.lastrowid)  # always set after a successful INSERT
     return ids
 
 

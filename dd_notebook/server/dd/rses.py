@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import sqlite3
 from typing import Any
 
@@ -82,8 +83,7 @@ class RSEStore:
     def update(self, body: dict[str, Any]) -> dict[str, Any]:
         """Apply an ``update_rse`` body (capitalised keys; nulls ignored)."""
         name = body.get("Name")
-        rse = self.get(name) if isinstance(name, str) else None
-        if rse is None:
+        if not isinstance(name, str) or self.get(name) is None:
             raise not_found(f"RSE {name} not found")
         changes = {}
         for key, value in body.items():
@@ -123,7 +123,8 @@ class RSEStore:
         return replica_record(row) if row else None
 
     def set_replica(self, namespace: str, name: str, rse: str, *, available: bool, path: str | None = None,
-                    url: str | None = None, urls: list[str] | None = None, preference: int = 0) -> dict[str, Any]:
+                    url: str | None = None, urls: builtins.list[str] | None = None,
+                    preference: int = 0) -> dict[str, Any]:
         """Create or update a replica (admin extension ``replica_available``)."""
         self.require(rse)
         all_urls = list(urls or ([url] if url else []))
@@ -153,7 +154,7 @@ class RSEStore:
 
     # ---- proximity ---------------------------------------------------------------------------
 
-    def proximity_rows(self) -> list[dict[str, Any]]:
+    def proximity_rows(self) -> builtins.list[dict[str, Any]]:
         """The whole proximity map as ``{"cpu", "rse", "proximity"}`` rows."""
         return [{"cpu": c, "rse": r, "proximity": p} for c, r, p in
                 self.conn.execute("SELECT cpu, rse, proximity FROM proximity_map ORDER BY cpu, rse")]
