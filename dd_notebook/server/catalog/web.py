@@ -28,6 +28,7 @@ __all__ = [
     "JSON_SEQ",
     "MAX_JSON_BODY",
     "MAX_QUERY_BODY",
+    "StreamAborted",
     "closing_stream",
     "did_param",
     "endpoint",
@@ -180,7 +181,7 @@ def limit_work(conn: sqlite3.Connection, steps: int | None = None) -> None:
     Steps count the rows a query examines, whatever the time a slow reader of
     the streamed answer takes. The interrupted statement raises
     ``sqlite3.OperationalError`` (code ``SQLITE_INTERRUPT``), which
-    :func:`endpoint` answers with 503 (a stream already started ends short).
+    :func:`endpoint` answers with 503 (a stream already started is aborted, see :func:`closing_stream`).
 
     Args:
         conn: The connection of one request.
@@ -216,14 +217,29 @@ async def run(db_path: str, work: Callable[[sqlite3.Connection], Any]) -> Any:
     return await run_in_threadpool(call)
 
 
+class StreamAborted(Exception):
+    """A streamed answer failed after its 200 header: raised so that the server drops the connection.
+
+    The chunked body then never gets its last chunk, so the client sees an
+    incomplete answer instead of a shorter list that looks complete.
+    """
+
+
 def closing_stream(conn: sqlite3.Connection, first: bytes | None, rest: Iterator[bytes]) -> Iterator[bytes]:
-    """Yield ``first`` then ``rest``; close ``conn`` when the stream ends or is dropped."""
+    """Yield ``first`` then ``rest``; close ``conn`` when the stream ends or is dropped.
+
+    Raises:
+        StreamAborted: the query failed (or ran out of its work budget) while streaming.
+    """
     try:
         if first:
             yield first
         for chunk in rest:
             yield chunk
-    except sqlite3.Error:
-        log.exception("catalog query failed while streaming; the response is truncated")
+    except sqlite3.Error as exc:
+        interrupted = getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_INTERRUPT
+        reason = "it ran out of its work budget" if interrupted else f"the database failed ({exc})"
+        log.warning("catalog query stopped while streaming because %s; dropping the connection", reason)
+        raise StreamAborted(f"catalog query stopped while streaming: {reason}") from exc
     finally:
         conn.close()

@@ -92,8 +92,11 @@ async def read_body(receive: Receive, headers: Iterable[tuple[bytes, bytes]], li
     """Read a whole request body, refusing it with 413 as soon as it exceeds ``limit`` bytes.
 
     A declared ``Content-Length`` above the limit is refused before anything is read.
-    A client that disconnects ends the body. The body is gathered in one
-    buffer (no list of chunks joined at the end), which ``orjson`` parses as it is.
+    A body cut off before its end (the client disconnected, or the server's body
+    deadline closed the connection) is refused with 400, so an endpoint never runs
+    on a truncated body; so is one shorter than its declared ``Content-Length``.
+    The body is gathered in one buffer (no list of chunks joined at the end),
+    which ``orjson`` parses as it is.
 
     Args:
         receive: The ASGI receive channel.
@@ -102,20 +105,25 @@ async def read_body(receive: Receive, headers: Iterable[tuple[bytes, bytes]], li
         too_large: Message of the 413 answer, given the limit.
 
     Raises:
-        HTTPError: 413 with ``too_large(limit)``.
+        HTTPError: 413 with ``too_large(limit)``; 400 "request body incomplete" when the body was cut off.
     """
+    declared: int | None = None
     for name, value in headers:
-        if name == b"content-length" and value.isdigit() and int(value) > limit:
-            raise HTTPError(413, too_large(limit))
+        if name == b"content-length" and value.isdigit():
+            declared = int(value)
+            if declared > limit:
+                raise HTTPError(413, too_large(limit))
     body = bytearray()
     while True:
         message = await receive()
         if message["type"] == "http.disconnect":
-            break
+            raise HTTPError(400, f"request body incomplete: the connection closed after {len(body)} bytes")
         chunk = message.get("body", b"")
         if len(body) + len(chunk) > limit:
             raise HTTPError(413, too_large(limit))
         body += chunk
         if not message.get("more_body", False):
             break
+    if declared is not None and len(body) < declared:
+        raise HTTPError(400, f"request body incomplete: {len(body)} of {declared} bytes (Content-Length)")
     return body
