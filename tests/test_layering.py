@@ -12,7 +12,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "dd_notebook"
 #: What the embedded server must never import: the client side of the package.
 SERVER_FORBIDDEN = ("dd_notebook.client", "dd_notebook.metacat", "dd_notebook.widgets", "dd_notebook.report",
                     "dd_notebook.sim")
-LOWER_LAYERS = ("frames", "analysis", "plots", "palette")
+LOWER_LAYERS = ("frames", "analysis", "plots", "palette", "rendering")
 UPPER_LAYERS = tuple(f"dd_notebook.{name}" for name in ("widgets", "report", "sim", "demo", "view", "live"))
 
 
@@ -93,3 +93,8 @@ def test_the_old_catalog_path_only_re_exports():
     assert sorted(p.name for p in (PACKAGE / "catalog").glob("*.py")) == ["__init__.py"]
     assert imported_modules(PACKAGE / "catalog" / "__init__.py") - {"dd_notebook.server.catalog"} == {
         f"dd_notebook.server.catalog.{name}" for name in __import__("dd_notebook.catalog").catalog.__all__}
+
+
+def test_reports_never_import_the_panels():
+    """A report kernel needs no ipywidgets: shared HTML pieces live in ``dd_notebook.rendering``."""
+    assert _offending(_files("report"), ("dd_notebook.widgets",)) == {}

@@ -13,7 +13,7 @@ from typing import Any
 import pandas as pd
 
 from ..palette import ERROR_COLOR
-from ..widgets._base import human_duration
+from ..rendering import human_duration
 
 REPORT_CSS = """
 .dd-report { font-family: var(--jp-ui-font-family, system-ui, sans-serif); font-size: 14px; color: #222;

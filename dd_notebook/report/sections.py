@@ -30,7 +30,7 @@ from ..analysis import durations, worker_timeout_counts
 from ..analysis import failure_rates as _failure_rates
 from ..analysis import permanent_failures as _permanent_failures
 from ..palette import ERROR_COLOR
-from ..widgets._base import error_message, html_table, state_badge
+from ..rendering import error_message, html_table, state_badge
 from . import render
 from .data import ProjectData, Report
 from .verdict import verdict_html

@@ -6,7 +6,7 @@ import pandas as pd
 
 from ..analysis import eta, retry_counts
 from ..palette import ERROR_COLOR, PROJECT_STATE_COLORS, STATE_COLORS
-from ..widgets._base import error_message, html_table, state_bar
+from ..rendering import error_message, html_table, state_bar
 from . import render
 from .data import ProjectData
 from .metrics import Verdict, eta_checkpoints, verdict
