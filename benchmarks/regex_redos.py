@@ -17,27 +17,19 @@ from __future__ import annotations
 
 import argparse
 import re
-import statistics
+import sys
 import tempfile
 import threading
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import requests
 
 from dd_notebook.server import LocalServer
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from frames_events import median_time  # noqa: E402
+
 REDOS = "^(.|.){0,26}Z"
-
-
-def median_time(action: Callable[[], object], repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        action()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def main() -> None:
@@ -47,7 +39,7 @@ def main() -> None:
     args = parser.parse_args()
 
     pattern = re.compile(f"^(.|.){{0,{args.re_n}}}Z")
-    baseline = median_time(lambda: pattern.search("a" * (args.re_n + 4)), max(1, args.repeat // 2))
+    baseline = median_time(lambda: pattern.search("a" * (args.re_n + 4)), repeat=max(1, args.repeat // 2))
     print(f"baseline: Python re, ^(.|.){{0,{args.re_n}}}Z on {args.re_n + 4} letters: {baseline * 1e3:.1f} ms "
           f"(x2 per extra repetition: about {baseline * 2 ** (26 - args.re_n):.0f} s at 26)")
 
@@ -72,7 +64,7 @@ def main() -> None:
             ("MQL, hostile", lambda: mql(f"files from dune:all where core.data_tier ~ '{REDOS}'")),
             ("MQL, benign", lambda: mql("files from dune:all where core.data_tier ~ '^raw'")),
         ]
-        medians = {name: median_time(action, args.repeat) for name, action in rows}
+        medians = {name: median_time(action, repeat=args.repeat) for name, action in rows}
         for name, value in medians.items():
             print(f"{name:>18}: {value * 1e3:8.1f} ms   ratio to baseline {value / baseline:8.3f}")
 
@@ -85,7 +77,7 @@ def main() -> None:
         threads = [threading.Thread(target=hammer) for _ in range(4)]
         for thread in threads:
             thread.start()
-        version = median_time(lambda: requests.get(f"{srv.url}/version").raise_for_status(), args.repeat * 4)
+        version = median_time(lambda: requests.get(f"{srv.url}/version").raise_for_status(), repeat=args.repeat * 4)
         stop.set()
         for thread in threads:
             thread.join()
