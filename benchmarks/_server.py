@@ -22,17 +22,25 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def served(db: Path | None = None) -> Iterator[tuple[str, Path]]:
-    """Yield ``(base_url, db_path)`` of a demo server running in its own process."""
+def served(db: Path | None = None, demo_files: int | None = None,
+           process: list[subprocess.Popen[bytes]] | None = None) -> Iterator[tuple[str, Path]]:
+    """Yield ``(base_url, db_path)`` of a demo server running in its own process.
+
+    ``demo_files`` sizes the demo catalog (the server's default otherwise); the
+    server's process is appended to ``process`` when given.
+    """
     with tempfile.TemporaryDirectory() as tmp:
         db_path = db or Path(tmp) / "bench.sqlite"
         port = free_port()
+        size = ["--demo-files", str(demo_files)] if demo_files is not None else []
         proc = subprocess.Popen([sys.executable, "-m", "dd_notebook", "serve", "--demo", "--db", str(db_path),
-                                 "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                 "--port", str(port), *size], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                 env={**os.environ, "PYTHONUNBUFFERED": "1"})
         base = f"http://127.0.0.1:{port}"
+        if process is not None:
+            process.append(proc)
         try:
-            for _ in range(300):
+            for _ in range(36_000 if demo_files else 300):
                 with contextlib.suppress(requests.ConnectionError):
                     if requests.get(base + "/dd/data/version", timeout=1).ok:
                         break

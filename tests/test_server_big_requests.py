@@ -125,39 +125,3 @@ def test_an_unknown_project_is_still_a_404_from_the_thread(big):
     assert response.status_code == 404 and response.text == "Project not found"
     columnar = session.get(f"{srv.url}/project", params={"project_id": 999_999}, headers={"Accept": COLUMNS})
     assert columnar.status_code == 404 and columnar.text == "Project not found"
-
-
-def test_the_standard_project_json_written_by_sqlite_is_byte_identical(tmp_path):
-    """SQLite writes the handles' JSON; the bytes equal orjson's of the Python records, floats included."""
-    import sqlite3
-
-    import orjson
-
-    from dd_notebook.server.auth.users import UserStore
-    from dd_notebook.server.dd.projects import ProjectStore
-
-    with LocalServer(db=tmp_path / "dd.sqlite", demo=True, demo_files=0) as srv:
-        admin = requests.Session()
-        admin.headers["X-Authentication-Token"] = srv.issue_token("admin")
-        files = [{"namespace": "ünï", "name": f"f\u2028{i}\"q\\.root", "attributes": {"x": 0.1 + i, "s": "é"}}
-                 for i in range(6)] + ["plain:a", "plain:b"]
-        pid = admin.post(f"{srv.url}/create_project", json={"files": files, "project_attributes": {"p": 1.5}}).json()
-        pid = pid["project_id"]
-        for did, rse in (("plain:a", "FNAL_DCACHE"), ("plain:a", "UK_RAL"), ("ünï:f\u20280\"q\\.root", "CERN_EOS")):
-            ns, name = did.split(":", 1)
-            assert admin.post(f"{srv.url}/replica_available", params={"rse": rse, "namespace": ns, "name": name},
-                              json={"path": "/p", "urls": ["root://x/p"], "preference": 3}).status_code == 200
-        admin.get(f"{srv.url}/replica_unavailable", params={"rse": "UK_RAL", "namespace": "plain", "name": "a"})
-        for worker in ('w"1\n', "w2"):  # reserved handles carry a float timestamp: built by Python
-            assert admin.get(f"{srv.url}/next_file", params={"project_id": pid, "worker_id": worker}).ok
-        with sqlite3.connect(srv.db_path) as conn:  # a stored type SQLite would render differently
-            conn.execute("UPDATE replicas SET preference = 2.5 WHERE rse = 'CERN_EOS'")
-        conn = sqlite3.connect(f"file:{srv.db_path}?mode=ro", uri=True)
-        conn.row_factory = sqlite3.Row
-        store = ProjectStore(conn, UserStore(conn))
-        for with_files, with_replicas in (("yes", "yes"), ("yes", "no"), ("no", "no")):
-            expected = orjson.dumps(store.record(store.require(pid), with_files == "yes", with_replicas == "yes"))
-            got = admin.get(f"{srv.url}/project", params={"project_id": pid, "with_files": with_files,
-                                                          "with_replicas": with_replicas})
-            assert got.content == expected
-        conn.close()

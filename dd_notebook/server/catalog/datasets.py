@@ -11,7 +11,7 @@ import orjson
 from ..core.transactions import transaction
 from .clock import now
 from .errors import CatalogExists, CatalogInvalidInput, CatalogNotFound
-from .records import dataset_columns, dataset_dict
+from .records import dataset_columns, dataset_dict, named_rows
 from .validation import check_bool, check_metadata, check_name
 
 __all__ = [
@@ -82,8 +82,8 @@ def get_dataset(conn: sqlite3.Connection, namespace: str, name: str) -> dict[str
     Raises:
         CatalogNotFound: no such dataset.
     """
-    row = conn.execute(f"SELECT {dataset_columns()} FROM mc_datasets d WHERE d.namespace = ? AND d.name = ?",
-                       (namespace, name)).fetchone()
+    row = next(named_rows(conn.execute(f"SELECT {dataset_columns()} FROM mc_datasets d WHERE d.namespace = ? "
+                                       "AND d.name = ?", (namespace, name))), None)
     if row is None:
         raise CatalogNotFound(f"dataset {namespace}:{name} not found")
     return dataset_dict(row)
@@ -96,7 +96,7 @@ def list_datasets(conn: sqlite3.Connection, namespace: str | None = None) -> lis
     if namespace is not None:
         sql += " WHERE d.namespace = ?"
         args = (namespace,)
-    return [dataset_dict(row) for row in conn.execute(sql + " ORDER BY d.namespace, d.name", args)]
+    return [dataset_dict(row) for row in named_rows(conn.execute(sql + " ORDER BY d.namespace, d.name", args))]
 
 
 def add_child_dataset(conn: sqlite3.Connection, parent: tuple[str, str], child: tuple[str, str]) -> None:

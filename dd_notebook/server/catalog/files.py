@@ -13,7 +13,7 @@ from ..core.transactions import transaction
 from .clock import now
 from .datasets import add_to_dataset, dataset_id
 from .errors import CatalogExists, CatalogInvalidInput, CatalogNotFound
-from .records import file_columns, file_dict
+from .records import FileRecords, file_columns
 from .replicas import Replica, add_replicas, ensure_dd_tables
 from .schema import add_hot_values, index_new_files
 from .validation import check_checksums, check_metadata, check_name, check_size, new_fid, parse_did
@@ -234,7 +234,9 @@ def _by_ids(conn: sqlite3.Connection, ids: list[int], with_metadata: bool,
             with_provenance: bool) -> list[dict[str, Any]]:
     sql = (f"SELECT {file_columns(with_metadata, with_provenance)} FROM json_each(?) j "
            "JOIN mc_files f ON f.id = j.value ORDER BY j.key")
-    return [file_dict(row, with_metadata, with_provenance) for row in conn.execute(sql, (orjson.dumps(ids).decode(),))]
+    cursor = conn.execute(sql, (orjson.dumps(ids).decode(),))
+    records = FileRecords(cursor.description)
+    return [records.dict(row) for row in cursor]
 
 
 def get_file(conn: sqlite3.Connection, *, fid: str | None = None, namespace: str | None = None,

@@ -9,7 +9,7 @@ from typing import Any
 from ..core.transactions import transaction
 from .clock import now
 from .errors import CatalogExists, CatalogNotFound, CatalogPermissionDenied
-from .records import namespace_columns, namespace_dict
+from .records import named_rows, namespace_columns, namespace_dict
 from .validation import check_name
 
 __all__ = ["create_namespace", "get_namespace", "list_namespaces", "namespace_counts", "require_owner"]
@@ -42,7 +42,8 @@ def get_namespace(conn: sqlite3.Connection, name: str) -> dict[str, Any]:
     Raises:
         CatalogNotFound: no such namespace.
     """
-    row = conn.execute(f"SELECT {namespace_columns()} FROM mc_namespaces n WHERE n.name = ?", (name,)).fetchone()
+    row = next(named_rows(conn.execute(f"SELECT {namespace_columns()} FROM mc_namespaces n WHERE n.name = ?",
+                                       (name,))), None)
     if row is None:
         raise CatalogNotFound(f"namespace {name} not found")
     return namespace_dict(row)
@@ -59,7 +60,7 @@ def list_namespaces(conn: sqlite3.Connection, *, owner_user: str | None = None, 
     elif owner_role is not None:
         sql += " AND n.owner_role = ?"
         args.append(owner_role)
-    rows = [namespace_dict(row) for row in conn.execute(sql + " ORDER BY n.name", args)]
+    rows = [namespace_dict(row) for row in named_rows(conn.execute(sql + " ORDER BY n.name", args))]
     if names is not None:
         wanted = set(names)
         rows = [row for row in rows if row["name"] in wanted]

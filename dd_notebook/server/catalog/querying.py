@@ -15,7 +15,7 @@ from .errors import MQLCompilationError
 from .mql import nodes
 from .mql.compiler import CompiledQuery, compile_query
 from .mql.parser import parse
-from .records import file_columns, file_dict, file_json
+from .records import FileRecords, file_columns
 from .schema import hot_key_ids
 
 __all__ = ["add_query_results", "compile_mql", "execute", "query_dicts", "query_json_seq", "query_summary"]
@@ -94,13 +94,13 @@ def query_dicts(conn: sqlite3.Connection, mql: str | nodes.FileQuery, *, namespa
         MQLError, CatalogNotFound: at call time, before any row is produced.
     """
     compiled = compile_mql(conn, mql, namespace=namespace, include_retired=include_retired, limit=limit)
-    sql = compiled.select(file_columns(with_metadata, with_provenance))
-    batches = _rows(execute(conn, sql, compiled.params))
+    cursor = execute(conn, compiled.select(file_columns(with_metadata, with_provenance)), compiled.params)
+    records, batches = FileRecords(cursor.description), _rows(cursor)
 
     def generate() -> Iterator[dict[str, Any]]:
         for batch in batches:
             for row in batch:
-                yield file_dict(row, with_metadata, with_provenance)
+                yield records.dict(row)
 
     return generate()
 
@@ -114,8 +114,8 @@ def query_json_seq(conn: sqlite3.Connection, mql: str | nodes.FileQuery, *, name
     chunks gather about :data:`CHUNK_BYTES`.
     """
     compiled = compile_mql(conn, mql, namespace=namespace, include_retired=include_retired, limit=limit)
-    sql = compiled.select(file_columns(with_metadata, with_provenance))
-    batches = _rows(execute(conn, sql, compiled.params))
+    cursor = execute(conn, compiled.select(file_columns(with_metadata, with_provenance)), compiled.params)
+    records, batches = FileRecords(cursor.description), _rows(cursor)
 
     def generate() -> Iterator[bytes]:
         pending: list[bytes] = []
@@ -123,7 +123,7 @@ def query_json_seq(conn: sqlite3.Connection, mql: str | nodes.FileQuery, *, name
         first = True
         for batch in batches:
             for row in batch:
-                record = file_json(row, with_metadata, with_provenance)
+                record = records.json(row)
                 pending.append(_RS + record + b"\n")
                 size += len(record) + 2
             if first or size >= CHUNK_BYTES:

@@ -1,29 +1,36 @@
 """Wire shapes of catalog objects (metacat-and-auth §2.3–§2.4) from database rows.
 
-File rows are selected with :func:`file_columns` and turned into dicts by
-:func:`file_dict` or straight into one JSON line by :func:`file_json` (the
-stored metadata text is embedded as is, without a parse/serialise round trip).
+Every column is read by its name: the SELECT lists here name each column
+(``f.fid AS fid``), and a reader finds each name's position in the cursor's
+description once per query, so a row is never read by an assumed position.
+File rows are selected with :func:`file_columns` and turned into dicts or
+straight into one JSON line by a :class:`FileRecords` (the stored metadata
+text is embedded as is, without a parse/serialise round trip).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import sqlite3
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import orjson
 
 __all__ = [
+    "FileRecords",
     "dataset_columns",
     "dataset_dict",
     "file_columns",
-    "file_dict",
-    "file_json",
     "namespace_columns",
     "namespace_dict",
+    "named_rows",
 ]
 
-_BASE = ("f.fid, f.namespace, f.name, f.retired, f.retired_by, f.updated_by, f.retired_timestamp, "
-         "f.updated_timestamp, f.created_timestamp, f.checksums, f.size, f.creator")
+#: Columns of every file object, in wire order.
+_FILE_FIELDS = ("fid", "namespace", "name", "retired", "retired_by", "updated_by", "retired_timestamp",
+                "updated_timestamp", "created_timestamp")
+#: Columns left out of a file object when NULL.
+_OPTIONAL_FIELDS = ("checksums", "size", "creator")
 _PARENTS = ("(SELECT json_group_array(p.fid) FROM mc_provenance pc JOIN mc_files p ON p.id = pc.parent_id "
             "WHERE pc.child_id = f.id)")
 _CHILDREN = ("(SELECT json_group_array(c.fid) FROM mc_provenance pc JOIN mc_files c ON c.id = pc.child_id "
@@ -31,92 +38,107 @@ _CHILDREN = ("(SELECT json_group_array(c.fid) FROM mc_provenance pc JOIN mc_file
 
 
 def file_columns(with_metadata: bool, with_provenance: bool) -> str:
-    """Return the SELECT list (over alias ``f``) that :func:`file_dict` and :func:`file_json` read."""
-    columns = _BASE
+    """Return the SELECT list (over alias ``f``) that :class:`FileRecords` reads, each column named."""
+    columns = [f"f.{name} AS {name}" for name in (*_FILE_FIELDS, *_OPTIONAL_FIELDS)]
     if with_metadata:
-        columns += ", f.metadata"
+        columns.append("f.metadata AS metadata")
     if with_provenance:
-        columns += f", {_PARENTS}, {_CHILDREN}"
-    return columns
+        columns += [f"{_PARENTS} AS parents", f"{_CHILDREN} AS children"]
+    return ", ".join(columns)
+
+
+def _positions(description: Sequence[Sequence[Any]]) -> dict[str, int]:
+    return {column[0]: index for index, column in enumerate(description)}
 
 
 def _links(text: str | None) -> list[dict[str, str]]:
     return [{"fid": fid} for fid in orjson.loads(text or "[]")]
 
 
-def file_dict(row: Sequence[Any], with_metadata: bool, with_provenance: bool) -> dict[str, Any]:
-    """Return the file object of a row selected with :func:`file_columns`."""
-    out: dict[str, Any] = {
-        "fid": row[0], "namespace": row[1], "name": row[2], "retired": bool(row[3]),
-        "retired_by": row[4], "updated_by": row[5], "retired_timestamp": row[6],
-        "updated_timestamp": row[7], "created_timestamp": row[8],
-    }
-    if row[9] is not None:
-        out["checksums"] = orjson.loads(row[9])
-    if row[10] is not None:
-        out["size"] = row[10]
-    if row[11] is not None:
-        out["creator"] = row[11]
-    position = 12
-    if with_metadata:
-        out["metadata"] = orjson.loads(row[position])
-        position += 1
-    if with_provenance:
-        out["parents"] = _links(row[position])
-        out["children"] = _links(row[position + 1])
-    return out
+class FileRecords:
+    """File objects from the rows of one query selected with :func:`file_columns`.
 
+    Whether metadata and provenance are included follows from the columns the
+    query selected. The reader is a closure over the columns' positions,
+    found by name once: a catalog query may give 10^6 rows, and looking each
+    value up by name made a query a quarter slower.
 
-def file_json(row: Sequence[Any], with_metadata: bool, with_provenance: bool) -> bytes:
-    """Return the file object of a row as compact JSON bytes (same content as :func:`file_dict`).
-
-    The stored JSON of ``checksums`` and ``metadata`` is embedded as is (``orjson.Fragment``).
+    Parameters
+    ----------
+    description
+        The query's ``cursor.description``: where each named column is.
     """
-    out: dict[str, Any] = {
-        "fid": row[0], "namespace": row[1], "name": row[2], "retired": bool(row[3]),
-        "retired_by": row[4], "updated_by": row[5], "retired_timestamp": row[6],
-        "updated_timestamp": row[7], "created_timestamp": row[8],
-    }
-    if row[9] is not None:
-        out["checksums"] = orjson.Fragment(row[9])
-    if row[10] is not None:
-        out["size"] = row[10]
-    if row[11] is not None:
-        out["creator"] = row[11]
-    if with_metadata:
-        out["metadata"] = orjson.Fragment(row[12])
-    if with_provenance:
-        position = 13 if with_metadata else 12
-        out["parents"] = _links(row[position])
-        out["children"] = _links(row[position + 1])
-    return orjson.dumps(out)
+
+    def __init__(self, description: Sequence[Sequence[Any]]) -> None:
+        at = _positions(description)
+        fid, namespace, name, retired, retired_by, updated_by, retired_t, updated_t, created_t = (
+            at[field] for field in _FILE_FIELDS)
+        checksums, size, creator = (at[field] for field in _OPTIONAL_FIELDS)
+        metadata = at.get("metadata")
+        provenance = (at["parents"], at["children"]) if "parents" in at else None
+
+        def base(row: Sequence[Any], embed: Any) -> dict[str, Any]:
+            out = {"fid": row[fid], "namespace": row[namespace], "name": row[name], "retired": bool(row[retired]),
+                   "retired_by": row[retired_by], "updated_by": row[updated_by], "retired_timestamp": row[retired_t],
+                   "updated_timestamp": row[updated_t], "created_timestamp": row[created_t]}
+            if row[checksums] is not None:
+                out["checksums"] = embed(row[checksums])
+            if row[size] is not None:
+                out["size"] = row[size]
+            if row[creator] is not None:
+                out["creator"] = row[creator]
+            if metadata is not None:
+                out["metadata"] = embed(row[metadata])
+            if provenance is not None:
+                out["parents"] = _links(row[provenance[0]])
+                out["children"] = _links(row[provenance[1]])
+            return out
+
+        self._base = base
+
+    def dict(self, row: Sequence[Any]) -> dict[str, Any]:
+        """Return the file object of ``row``."""
+        return self._base(row, orjson.loads)
+
+    def json(self, row: Sequence[Any]) -> bytes:
+        """Return the file object of ``row`` as compact JSON bytes (same content as :meth:`dict`).
+
+        The stored JSON of ``checksums`` and ``metadata`` is embedded as is (``orjson.Fragment``).
+        """
+        return orjson.dumps(self._base(row, orjson.Fragment))
 
 
-_DATASET = ("d.namespace, d.name, d.frozen, d.monotonic, d.metadata, d.creator, d.created_timestamp, "
-                   "d.file_meta_requirements, d.description, d.file_count, d.updated_timestamp, d.updated_by")
+def named_rows(cursor: sqlite3.Cursor) -> Iterator[dict[str, Any]]:
+    """Yield each row of ``cursor`` as ``{column name: value}``."""
+    names = [column[0] for column in cursor.description]
+    for row in cursor:
+        yield dict(zip(names, row, strict=True))
+
+
+_DATASET_FIELDS = ("namespace", "name", "frozen", "monotonic", "metadata", "creator", "created_timestamp",
+                   "file_meta_requirements", "description", "file_count", "updated_timestamp", "updated_by")
 
 
 def dataset_columns() -> str:
-    """Return the SELECT list (over alias ``d``) that :func:`dataset_dict` reads."""
-    return _DATASET
+    """Return the SELECT list (over alias ``d``) that :func:`dataset_dict` reads, each column named."""
+    return ", ".join(f"d.{name} AS {name}" for name in _DATASET_FIELDS)
 
 
-def dataset_dict(row: Sequence[Any]) -> dict[str, Any]:
-    """Return the dataset object of a row selected with :func:`dataset_columns`."""
-    return {
-        "namespace": row[0], "name": row[1], "frozen": bool(row[2]), "monotonic": bool(row[3]),
-        "metadata": orjson.loads(row[4] or "{}"), "creator": row[5], "created_timestamp": row[6],
-        "file_meta_requirements": orjson.loads(row[7] or "{}"), "description": row[8],
-        "file_count": row[9], "updated_timestamp": row[10], "updated_by": row[11],
-    }
+def dataset_dict(row: dict[str, Any]) -> dict[str, Any]:
+    """Return the dataset object of a row selected with :func:`dataset_columns` (see :func:`named_rows`)."""
+    return {**row, "frozen": bool(row["frozen"]), "monotonic": bool(row["monotonic"]),
+            "metadata": orjson.loads(row["metadata"] or "{}"),
+            "file_meta_requirements": orjson.loads(row["file_meta_requirements"] or "{}")}
+
+
+_NAMESPACE_FIELDS = ("name", "owner_user", "owner_role", "creator", "description", "created_timestamp")
 
 
 def namespace_columns() -> str:
-    """Return the SELECT list (over alias ``n``) that :func:`namespace_dict` reads."""
-    return "n.name, n.owner_user, n.owner_role, n.creator, n.description, n.created_timestamp"
+    """Return the SELECT list (over alias ``n``) that :func:`namespace_dict` reads, each column named."""
+    return ", ".join(f"n.{name} AS {name}" for name in _NAMESPACE_FIELDS)
 
 
-def namespace_dict(row: Sequence[Any]) -> dict[str, Any]:
-    """Return the namespace object of a row selected with :func:`namespace_columns`."""
-    return {"name": row[0], "owner_user": row[1], "owner_role": row[2], "creator": row[3],
-            "description": row[4], "created_timestamp": row[5]}
+def namespace_dict(row: dict[str, Any]) -> dict[str, Any]:
+    """Return the namespace object of a row selected with :func:`namespace_columns` (see :func:`named_rows`)."""
+    return {name: row[name] for name in _NAMESPACE_FIELDS}

@@ -15,7 +15,7 @@ from urllib.parse import unquote_plus
 
 import orjson
 from starlette.responses import Response
-from starlette.types import Receive
+from starlette.types import Receive, Scope, Send
 
 from .errors import HTTPError
 
@@ -23,6 +23,7 @@ __all__ = [
     "JSON_TYPE",
     "MAX_PARAM_CHARS",
     "PLAIN_TYPE",
+    "PiecesResponse",
     "SERVER_VERSION",
     "TEXT_TYPE",
     "is_busy",
@@ -45,6 +46,39 @@ _BUSY_CODES = {sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED}
 def json_response(obj: Any, media_type: str = JSON_TYPE) -> Response:
     """Return ``obj`` serialised as JSON in a 200 response (default type: the DD client's ``text/json``)."""
     return Response(orjson.dumps(obj), media_type=media_type)
+
+
+class PiecesResponse(Response):
+    """A 200 whose big body is sent as the pieces it was built in, never joined into one copy.
+
+    The ``Content-Length`` is the sum of the pieces, so clients see an ordinary
+    response. Joining the pieces of a body of hundreds of megabytes would hold a
+    second copy of it for nothing; here each piece is handed to the transport in
+    turn, and the server waits until the client has taken it before the next.
+
+    Parameters
+    ----------
+    pieces
+        The body, in order.
+    media_type
+        The ``Content-Type``.
+    headers
+        More headers.
+    """
+
+    def __init__(self, pieces: list[bytes], media_type: str, headers: dict[str, str] | None = None) -> None:
+        self.pieces = pieces
+        super().__init__(None, media_type=media_type,
+                         headers={**(headers or {}), "content-length": str(sum(map(len, pieces)))})
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Send the head, then every piece as one ASGI body message."""
+        await send({"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers})
+        last = len(self.pieces) - 1
+        for index, piece in enumerate(self.pieces):
+            await send({"type": "http.response.body", "body": piece, "more_body": index < last})
+        if last < 0:
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
 
 
 def text_response(text: str, status: int = 200, media_type: str = TEXT_TYPE,

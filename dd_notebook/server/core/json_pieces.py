@@ -2,9 +2,10 @@
 
 ``orjson.dumps`` holds the GIL for the whole call: serialising 10^6 handles
 in one call in a worker thread stops the event loop for as long (a second or
-more). :func:`dumps_in_pieces` produces exactly the same bytes, but calls
-``orjson.dumps`` on slices of at most ``piece`` items of every big list, and
-Python switches threads between two calls.
+more). :func:`json_pieces` produces exactly the same bytes, as a list of
+pieces, calling ``orjson.dumps`` on slices of at most ``piece`` items of every
+big list; Python switches threads between two calls. The pieces are sent as
+they are (:class:`~.http.PiecesResponse`), never joined into a second copy.
 """
 
 from __future__ import annotations
@@ -13,23 +14,23 @@ from typing import Any
 
 import orjson
 
-__all__ = ["PIECE_ITEMS", "dumps_in_pieces"]
+__all__ = ["PIECE_ITEMS", "json_pieces"]
 
 #: Items of a big list serialised by one ``orjson.dumps`` call (a few milliseconds each).
 PIECE_ITEMS = 2_000
 
 
-def dumps_in_pieces(value: Any, option: int = 0, piece: int = PIECE_ITEMS) -> bytes:
-    """Return ``orjson.dumps(value, option=option)``, computed in pieces of at most ``piece`` list items.
+def json_pieces(value: Any, option: int = 0, piece: int = PIECE_ITEMS) -> list[bytes]:
+    """Return pieces whose concatenation is ``orjson.dumps(value, option=option)``.
 
     Args:
         value: What to serialise.
         option: ``orjson`` options (compact output only: no ``OPT_INDENT_2``).
-        piece: Items per ``orjson.dumps`` call.
+        piece: Items of a big list per ``orjson.dumps`` call.
     """
     parts: list[bytes] = []
     _write(value, option, piece, parts)
-    return b"".join(parts)
+    return parts
 
 
 def _big(value: Any, piece: int) -> bool:

@@ -11,7 +11,26 @@ from __future__ import annotations
 import contextlib
 import queue
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
+
+__all__ = ["ReadConnections", "text_factory"]
+
+
+@contextlib.contextmanager
+def text_factory(conn: sqlite3.Connection, factory: Callable[[bytes], Any]) -> Iterator[sqlite3.Connection]:
+    """Within the block, text values of ``conn`` are made by ``factory``, then as before.
+
+    With ``bytes``, a text SQLite wrote that goes into a response body as it is
+    (JSON built by SQLite) is taken as its UTF-8 bytes: no decode into ``str``
+    and no encode back.
+    """
+    previous = conn.text_factory
+    conn.text_factory = factory
+    try:
+        yield conn
+    finally:
+        conn.text_factory = previous
 
 
 class ReadConnections:

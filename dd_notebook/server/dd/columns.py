@@ -16,10 +16,13 @@ microsecond precision.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import sqlite3
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 import orjson
 
+from ..core.readers import text_factory
 from .projects import ProjectStore, check_log_cursor, log_has_more
 
 COLUMNS_TYPE = "application/vnd.dd-notebook.columns+jsonl"
@@ -43,6 +46,20 @@ _REPLICA_COLUMNS = {
     "available": "r.available",
     "rse_available": "COALESCE(s.is_available, 0)",
 }
+def _lines(header: bytes, arrays: Iterable[bytes]) -> list[bytes]:
+    """The body's pieces: the header line, then one line per column, sent without being joined."""
+    pieces = [header]
+    for array in arrays:
+        pieces += (b"\n", array)
+    return pieces
+
+
+def _byte_row(conn: sqlite3.Connection, sql: str, params: tuple[Any, ...]) -> tuple[Any, ...]:
+    """The one row of an aggregate query, its texts (the JSON arrays SQLite built) as bytes."""
+    with text_factory(conn, bytes):
+        return tuple(conn.execute(sql, params).fetchone())
+
+
 #: Columns sent as 0/1 integers (SQLite has no boolean; this saves one JSON call per value).
 INT_BOOLEANS = {"replicas": ["available", "rse_available"]}
 
@@ -59,7 +76,8 @@ _REPLICAS_SQL = (f"SELECT {_arrays(_REPLICA_COLUMNS)} FROM handles h JOIN replic
                  "AND r.name = h.name LEFT JOIN rses s ON s.name = r.rse WHERE h.project_id = ?")
 
 
-def project_columns(store: ProjectStore, project_id: int, with_handles: bool, with_replicas: bool) -> bytes:
+def project_columns(store: ProjectStore, project_id: int, with_handles: bool, with_replicas: bool
+                    ) -> list[bytes]:
     """Return the line-oriented columnar body of a project (see the module docstring).
 
     Runs off the server's event loop, on a read-only snapshot: the project
@@ -76,13 +94,13 @@ def project_columns(store: ProjectStore, project_id: int, with_handles: bool, wi
     project = store.record(store.require(project_id))
     arrays = {}
     if with_handles or with_replicas:
-        arrays["handles"] = tuple(store.conn.execute(_HANDLES_SQL, (project_id,)).fetchone())
+        arrays["handles"] = _byte_row(store.conn, _HANDLES_SQL, (project_id,))
     if with_replicas:
-        arrays["replicas"] = tuple(store.conn.execute(_REPLICAS_SQL, (project_id,)).fetchone())
+        arrays["replicas"] = _byte_row(store.conn, _REPLICAS_SQL, (project_id,))
     columns: dict[str, Mapping[str, str | None]] = {"handles": _HANDLE_COLUMNS, "replicas": _REPLICA_COLUMNS}
     header = orjson.dumps({"project": project, "tables": {t: list(columns[t]) for t in arrays},
                            "int_booleans": {t: INT_BOOLEANS[t] for t in arrays if t in INT_BOOLEANS}})
-    return b"\n".join([header, *(a.encode() for t in arrays for a in arrays[t])])
+    return _lines(header, (a for t in arrays for a in arrays[t]))
 
 
 _EVENT_COLUMNS = {
@@ -101,7 +119,7 @@ _EVENTS_AFTER_SQL = (f"SELECT {_arrays(_EVENT_COLUMNS)}, max(id), count(*) FROM 
 
 
 def handle_log_columns_after(store: ProjectStore, project_id: int, after: int, limit: int
-                             ) -> tuple[bytes, int, bool]:
+                             ) -> tuple[list[bytes], int, bool]:
     """Return the handle-log records after cursor ``after`` in the columnar form, ordered by record id.
 
     The header line is that of :func:`handle_log_columns` plus ``"cursor"``
@@ -115,15 +133,15 @@ def handle_log_columns_after(store: ProjectStore, project_id: int, after: int, l
     store.require(project_id)
     conn = store.conn
     check_log_cursor(conn, after)
-    *arrays, last_id, count = conn.execute(_EVENTS_AFTER_SQL, (project_id, after, limit)).fetchone()
+    *arrays, last_id, count = _byte_row(conn, _EVENTS_AFTER_SQL, (project_id, after, limit))
     cursor = after if last_id is None else int(last_id)
     more = count == limit and log_has_more(conn, project_id, cursor, state_only=True)
     header = orjson.dumps({"project_id": project_id, "tables": {"events": list(_EVENT_COLUMNS)},
                            "cursor": cursor, "more": more})
-    return b"\n".join([header, *(a.encode() for a in arrays)]), cursor, more
+    return _lines(header, arrays), cursor, more
 
 
-def handle_log_columns(store: ProjectStore, project_id: int) -> bytes:
+def handle_log_columns(store: ProjectStore, project_id: int) -> list[bytes]:
     """Return the handle log of a project in the line-oriented columnar form, ordered by time.
 
     The header line is ``{"project_id": N, "tables": {"events": [column, ...]}}``; the
@@ -131,6 +149,6 @@ def handle_log_columns(store: ProjectStore, project_id: int) -> bytes:
     and ``worker`` columns.
     """
     store.require(project_id)
-    arrays = store.conn.execute(_EVENTS_SQL, (project_id,)).fetchone()
+    arrays = _byte_row(store.conn, _EVENTS_SQL, (project_id,))
     header = orjson.dumps({"project_id": project_id, "tables": {"events": list(_EVENT_COLUMNS)}})
-    return b"\n".join([header, *(a.encode() for a in arrays)])
+    return _lines(header, arrays)

@@ -17,7 +17,7 @@ from starlette.responses import Response
 from ..auth.users import User
 from ..core.errors import bad_request, forbidden, not_found
 from ..core.http import JSON_TYPE, json_response, text_response
-from ..core.json_pieces import dumps_in_pieces
+from ..core.json_pieces import json_pieces
 from ..core.numbers import parse_int, stored_int
 from ..core.service import Call, Endpoint
 from .columns import COLUMNS_TYPE, handle_log_columns, handle_log_columns_after, project_columns
@@ -30,7 +30,7 @@ from .rses import RSEStore
 from .search import SearchError, compile_search
 from .search_listing import search
 from .snapshots import SnapshotAnswers
-from .standard_json import project_json
+from .standard_json import handles_json, project_json
 from .validation import split_did
 
 PROTOCOL_VERSION = "2.0.3"
@@ -168,14 +168,12 @@ class DDEndpoints(ProjectWriteEndpoints):
         filtered = not call.flag("with_replicas")
         state, not_state = call.param("state"), call.param("not_state")
 
-        def build(store: ProjectStore) -> list[dict[str, Any]]:
+        def build(store: ProjectStore) -> list[bytes]:
             store.require(project_id)
-            handles = store.handles(project_id, with_replicas=False)
             if filtered:
-                handles = [h for h in handles if (not state or h["state"] == state)
-                           and (not not_state or h["state"] != not_state)]
-            return handles
-        return self._answers.json(build)
+                return handles_json(store, project_id, False, state or None, not_state or None)
+            return handles_json(store, project_id, False)
+        return self._answers.body(build, JSON_TYPE)
 
     # ---- RSEs and replicas --------------------------------------------------------------------
 
@@ -275,15 +273,17 @@ class DDEndpoints(ProjectWriteEndpoints):
         project_id = project_id_param(call, "Project ID must be specified")
         state, ready_only = call.param("state"), call.flag("ready_only")
 
-        def build(store: ProjectStore) -> list[dict[str, Any]]:
+        def ready(store: ProjectStore) -> list[dict[str, Any]]:
             store.require(project_id)
             handles = store.handles(project_id, True, (state,) if state else None)
-            if ready_only:
-                enabled = {r["name"] for r in RSEStore(store.conn).list() if r["is_enabled"]}
-                handles = [h for h in handles if h["state"] == "initial" and any(
-                    r["available"] and r["rse_available"] and r["rse"] in enabled for r in h["replicas"].values())]
-            return handles
-        return self._answers.json(build)
+            enabled = {r["name"] for r in RSEStore(store.conn).list() if r["is_enabled"]}
+            return [h for h in handles if h["state"] == "initial" and any(
+                r["available"] and r["rse_available"] and r["rse"] in enabled for r in h["replicas"].values())]
+
+        def every(store: ProjectStore) -> list[bytes]:
+            store.require(project_id)
+            return handles_json(store, project_id, True, state or None)
+        return self._answers.json(ready) if ready_only else self._answers.body(every, JSON_TYPE)
 
     def project_handles_log(self, call: Call) -> Response | Awaitable[Response]:
         """All handle-log records of a project ordered by ``(namespace, name, t)``
@@ -311,9 +311,9 @@ class DDEndpoints(ProjectWriteEndpoints):
             return self._answers.log_page(lambda store: handle_log_columns_after(store, project_id, after, limit),
                                           COLUMNS_TYPE)
 
-        def build(store: ProjectStore) -> tuple[bytes, int, bool]:
+        def build(store: ProjectStore) -> tuple[list[bytes], int, bool]:
             records, cursor, more = store.handle_log_page(project_id, after, limit)
-            return dumps_in_pieces(records), cursor, more
+            return json_pieces(records), cursor, more
         return self._answers.log_page(build, JSON_TYPE)
 
     def file_handle(self, call: Call) -> Response:

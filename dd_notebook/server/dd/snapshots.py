@@ -8,6 +8,8 @@ read-only connection inside one read transaction, so:
 * the loop keeps dispatching files while a listing is built (SQLite releases
   the GIL while it steps a statement, and the JSON is serialised in pieces
   between which the loop gets the GIL back, :mod:`..core.json_pieces`);
+* a body is sent as the pieces it was built in (:class:`..core.http.PiecesResponse`),
+  so a listing of hundreds of megabytes is never copied into one buffer;
 * the project header, its handles and their replicas come from the same
   snapshot;
 * the answer to a write is read after the write's group commit, so it shows
@@ -26,14 +28,20 @@ from starlette.responses import Response
 
 from ..auth.users import UserStore
 from ..core.group_commit import GroupCommit
-from ..core.http import JSON_TYPE
-from ..core.json_pieces import dumps_in_pieces
+from ..core.http import JSON_TYPE, PiecesResponse
+from ..core.json_pieces import json_pieces
 from ..core.readers import ReadConnections
 from .projects import ProjectStore
 
 __all__ = ["SnapshotAnswers"]
 
 Build = Callable[[ProjectStore], Any]
+#: A body as built: whole, or as pieces to be sent in turn.
+Body = bytes | list[bytes]
+
+
+def _pieces(body: Body) -> list[bytes]:
+    return body if isinstance(body, list) else [body]
 
 
 class SnapshotAnswers:
@@ -68,19 +76,20 @@ class SnapshotAnswers:
         if after_commit and self.commits is not None:
             await self.commits.flush()
 
-        def run(conn: sqlite3.Connection) -> bytes:
-            return dumps_in_pieces(build(ProjectStore(conn, self.users)), option=orjson.OPT_NON_STR_KEYS)
-        return Response(await self.value(run), media_type=JSON_TYPE)
+        def run(conn: sqlite3.Connection) -> list[bytes]:
+            return json_pieces(build(ProjectStore(conn, self.users)), option=orjson.OPT_NON_STR_KEYS)
+        return PiecesResponse(await self.value(run), media_type=JSON_TYPE)
 
-    async def body(self, build: Callable[[ProjectStore], bytes], media_type: str,
+    async def body(self, build: Callable[[ProjectStore], Body], media_type: str,
                    after_commit: bool = False) -> Response:
-        """Answer the bytes ``build(store)`` makes on one snapshot (after the group commit if asked)."""
+        """Answer the body ``build(store)`` makes on one snapshot (after the group commit if asked)."""
         if after_commit and self.commits is not None:
             await self.commits.flush()
-        return Response(await self.value(lambda conn: build(ProjectStore(conn, self.users))), media_type=media_type)
+        body = await self.value(lambda conn: build(ProjectStore(conn, self.users)))
+        return PiecesResponse(_pieces(body), media_type=media_type)
 
-    async def log_page(self, build: Callable[[ProjectStore], tuple[bytes, int, bool]], media_type: str) -> Response:
+    async def log_page(self, build: Callable[[ProjectStore], tuple[Body, int, bool]], media_type: str) -> Response:
         """Answer one page of the handle log with its cursor headers (``X-DD-Log-Cursor``, ``X-DD-Log-More``)."""
         body, cursor, more = await self.value(lambda conn: build(ProjectStore(conn, self.users)))
-        return Response(body, media_type=media_type,
-                        headers={"X-DD-Log-Cursor": str(cursor), "X-DD-Log-More": "yes" if more else "no"})
+        return PiecesResponse(_pieces(body), media_type=media_type,
+                              headers={"X-DD-Log-Cursor": str(cursor), "X-DD-Log-More": "yes" if more else "no"})
