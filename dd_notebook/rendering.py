@@ -17,11 +17,11 @@ from .palette import PROJECT_STATE_COLORS, STATE_COLORS
 
 __all__ = [
     "CLIP_CHARS",
+    "duration_text",
     "error_message",
     "figure_png",
     "html_table",
     "human_bytes",
-    "human_duration",
     "state_badge",
     "state_bar",
 ]
@@ -53,18 +53,28 @@ def human_bytes(size: float | None) -> str:
     raise AssertionError("unreachable")
 
 
-def human_duration(seconds: float | None) -> str:
-    """``45 s``, ``12 min``, ``3.5 h``, ``2.1 d``; ``"?"`` for ``None``."""
+def _one_decimal(value: float) -> str:
+    text = f"{value:.1f}"
+    return text[:-2] if text.endswith(".0") else text
+
+
+def duration_text(seconds: float | None) -> str:
+    """``0.4 s``, ``32 s``, ``4.2 min``, ``15 min``, ``1.5 h``, ``2 d``; ``?`` for ``None``/NaN.
+
+    The one duration format of panels, reports and the analysis reprs.
+    """
     if seconds is None or pd.isna(seconds):
         return "?"
     s = float(seconds)
-    if s < 90:
+    if abs(s) < 10:
+        return f"{_one_decimal(s)} s"
+    if abs(s) < 90:
         return f"{s:.0f} s"
-    if s < 90 * 60:
-        return f"{s / 60:.0f} min"
-    if s < 36 * 3600:
-        return f"{s / 3600:.1f} h"
-    return f"{s / 86400:.1f} d"
+    if abs(s) < 90 * 60:
+        return f"{_one_decimal(s / 60)} min"
+    if abs(s) < 36 * 3600:
+        return f"{_one_decimal(s / 3600)} h"
+    return f"{_one_decimal(s / 86400)} d"
 
 
 #: Cell texts longer than this many characters may be cut with an ellipsis in a panel (full text on hover).

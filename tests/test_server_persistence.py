@@ -65,3 +65,43 @@ def test_cli_user_add_and_password_login(tmp_path):
     bad = subprocess.run([sys.executable, "-m", "dd_notebook", "user", "add", "bad name", "--password", "x",
                           "--db", str(db)], capture_output=True, text=True)
     assert bad.returncode == 2 and "invalid user name" in bad.stderr
+
+
+def _logs_in(db, name: str, password: str) -> bool:
+    with LocalServer(db=db, demo=False) as server:
+        return requests.post(f"{server.auth_url}/auth?method=ldap", data=f"{name}:{password}".encode()).ok
+
+
+def test_cli_user_add_reads_a_piped_password(tmp_path):
+    db = tmp_path / "users.sqlite"
+    result = subprocess.run([sys.executable, "-m", "dd_notebook", "user", "add", "fay", "--db", str(db)],
+                            input="pipe-s3cret\n", capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert "warning" not in result.stderr and "pipe-s3cret" not in result.stdout + result.stderr
+    assert _logs_in(db, "fay", "pipe-s3cret")
+    empty = subprocess.run([sys.executable, "-m", "dd_notebook", "user", "add", "gus", "--db", str(db)],
+                           input="", capture_output=True, text=True)
+    assert empty.returncode == 2 and "no password given" in empty.stderr
+
+
+class _Terminal:
+    """Standard input that is a terminal; the typed passwords come from ``getpass``."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+def test_cli_user_add_prompts_twice_on_a_terminal(tmp_path, monkeypatch, capsys):
+    from dd_notebook import cli
+
+    db = tmp_path / "users.sqlite"
+    prompts: list[str] = []
+    typed = iter(["t3rm-pw", "t3rm-pw", "one", "other"])
+    monkeypatch.setattr(cli.sys, "stdin", _Terminal())
+    monkeypatch.setattr(cli.getpass, "getpass", lambda prompt: prompts.append(prompt) or next(typed))
+    assert cli.main(["user", "add", "hal", "--db", str(db)]) == 0
+    assert prompts == ["Password for hal: ", "Repeat the password: "]
+    assert cli.main(["user", "add", "ida", "--db", str(db)]) == 2
+    assert "the passwords differ" in capsys.readouterr().err
+    assert _logs_in(db, "hal", "t3rm-pw")
+    assert not _logs_in(db, "ida", "one")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import socket
 from collections.abc import Iterator
 from typing import Any
@@ -150,3 +151,19 @@ def test_upstream_client_raises_on_a_cut_stream(server, small_budget, tmp_path):
     with pytest.raises(Exception) as caught:  # noqa: B017  (upstream's own exception types vary by layer)
         list(upstream.query(QUERY))
     assert "ChunkedEncodingError" in type(caught.value).__name__ or "ended prematurely" in str(caught.value)
+
+
+def test_a_cut_stream_logs_its_reason_once_and_no_traceback(server, small_budget, caplog):
+    uvicorn_errors = logging.getLogger("uvicorn.error")  # uvicorn's own handlers do not reach the root logger
+    uvicorn_errors.addHandler(caplog.handler)
+    try:
+        with caplog.at_level(logging.INFO):
+            response = requests.post(f"{server.metacat_url}/data/query", data=QUERY.encode(), stream=True)
+            with pytest.raises(requests.exceptions.ChunkedEncodingError):
+                response.content  # noqa: B018  (reading the body is the test)
+    finally:
+        uvicorn_errors.removeHandler(caplog.handler)
+    reasons = [r for r in caplog.records if "stopped while streaming" in r.getMessage()]
+    assert [r.levelno for r in reasons] == [logging.WARNING]
+    assert "work budget" in reasons[0].getMessage()
+    assert not [r for r in caplog.records if r.exc_info or "Exception in ASGI application" in r.getMessage()]

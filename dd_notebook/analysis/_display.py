@@ -10,6 +10,7 @@ import pandas as pd
 
 from ..frames import HANDLE_STATES
 from ..palette import ERROR_COLOR, PROJECT_STATE_COLORS, STATE_COLORS
+from ..rendering import duration_text
 
 if TYPE_CHECKING:
     from .completion import Eta
@@ -19,27 +20,6 @@ NOTE_COLOR = "#666"
 # inline, so that the notebook front-ends' own table rules (right-aligned, striped cells) do not apply
 _ROW = "background:transparent;border:none"
 _CELL = "text-align:left;padding:1px 12px 1px 0;border:none;background:transparent;vertical-align:top"
-
-
-def _one_decimal(value: float) -> str:
-    text = f"{value:.1f}"
-    return text[:-2] if text.endswith(".0") else text
-
-
-def duration_text(seconds: float | None) -> str:
-    """``0.4 s``, ``32 s``, ``4.2 min``, ``15 min``, ``1.5 h``, ``2 d``; ``?`` for ``None``/NaN."""
-    if seconds is None or math.isnan(seconds):
-        return "?"
-    s = float(seconds)
-    if abs(s) < 10:
-        return f"{_one_decimal(s)} s"
-    if abs(s) < 90:
-        return f"{s:.0f} s"
-    if abs(s) < 90 * 60:
-        return f"{_one_decimal(s / 60)} min"
-    if abs(s) < 36 * 3600:
-        return f"{_one_decimal(s / 3600)} h"
-    return f"{_one_decimal(s / 86400)} d"
 
 
 def files_text(n: int) -> str:

@@ -13,7 +13,6 @@ from typing import Any
 import pandas as pd
 
 from ..palette import ERROR_COLOR
-from ..rendering import human_duration
 
 REPORT_CSS = """
 .dd-report { font-family: var(--jp-ui-font-family, system-ui, sans-serif); font-size: 14px; color: #222;
@@ -98,15 +97,6 @@ def error_box(section: str, message: str) -> str:
             f"{ERROR_COLOR};border-radius:6px;padding:8px 12px;margin:6px 0;background:#fff6f6;color:#222'>"
             f"<div style='color:{ERROR_COLOR};font-weight:700'>{esc(section)}: this section could not be shown"
             f"</div><div class='dd-error-message'>{esc(message)}</div></div>")
-
-
-def duration_text(seconds: float | None) -> str:
-    """A duration for a person, with tenths below 10 s (``1.3 s``, ``45 s``, ``12 min``, ``3.5 h``)."""
-    if seconds is None or pd.isna(seconds):
-        return "?"
-    if seconds < 10:
-        return f"{seconds:.1f} s"
-    return human_duration(seconds)
 
 
 def utc_text(value: Any) -> str | None:

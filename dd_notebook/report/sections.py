@@ -30,7 +30,7 @@ from ..analysis import durations, worker_timeout_counts
 from ..analysis import failure_rates as _failure_rates
 from ..analysis import permanent_failures as _permanent_failures
 from ..palette import ERROR_COLOR
-from ..rendering import error_message, html_table, state_badge
+from ..rendering import duration_text, error_message, html_table, state_badge
 from . import render
 from .data import ProjectData, Report
 from .verdict import verdict_html
@@ -212,14 +212,14 @@ def slowest_files(data: ProjectData, n: int = 10) -> list[Any]:
         return [_title("Slowest files"), _html(render.note("No finished reservation."))]
     rows = pd.DataFrame({
         "file": slow["did"].astype(str).to_numpy(),
-        "duration": [render.duration_text(s) for s in slow["duration_s"]],
+        "duration": [duration_text(s) for s in slow["duration_s"]],
         "outcome": slow["outcome"].astype(str).to_numpy(),
         "worker": slow["worker"].astype(object).to_numpy(),
         "attempt": slow["attempt"].to_numpy(),
         "reserved at": _times(slow["reserved_at"]),
     })
     median = table.loc[table["outcome"] == "done", "duration_s"].median()
-    text = f"Median successful reservation: {render.duration_text(median)}." if not pd.isna(median) else ""
+    text = f"Median successful reservation: {duration_text(median)}." if not pd.isna(median) else ""
     return [_title("Slowest files"), _html(html_table(rows, max_rows=n) + render.note(text))]
 
 

@@ -6,7 +6,7 @@ import pandas as pd
 
 from ..analysis import eta, retry_counts
 from ..palette import ERROR_COLOR, PROJECT_STATE_COLORS, STATE_COLORS
-from ..rendering import error_message, html_table, state_bar
+from ..rendering import duration_text, error_message, html_table, state_bar
 from . import render
 from .data import ProjectData
 from .metrics import Verdict, eta_checkpoints, verdict
@@ -30,13 +30,13 @@ def _signed(seconds: float | None) -> str:
     if seconds is None or pd.isna(seconds):
         return "—"
     word = "late" if seconds > 0 else "early"
-    return "on time" if abs(seconds) < 0.5 else f"{render.duration_text(abs(seconds))} {word}"
+    return "on time" if abs(seconds) < 0.5 else f"{duration_text(abs(seconds))} {word}"
 
 
 def _elapsed(at: pd.Timestamp, start: pd.Timestamp | None) -> str:
     if start is None or pd.isna(at):
         return render.utc_text(at) or "—"
-    return f"+{render.duration_text((at - start).total_seconds())} after the start"
+    return f"+{duration_text((at - start).total_seconds())} after the start"
 
 
 def eta_table(checks: pd.DataFrame, start: pd.Timestamp | None) -> str:
@@ -48,14 +48,14 @@ def eta_table(checks: pd.DataFrame, start: pd.Timestamp | None) -> str:
         if not pd.isna(row.error_pct):
             error += f" ({row.error_pct:+.0f} % of the time left)"
         basis = row.basis if isinstance(row.basis, str) else None
-        covered = None if row.covered_s is None or pd.isna(row.covered_s) else render.duration_text(row.covered_s)
+        covered = None if row.covered_s is None or pd.isna(row.covered_s) else duration_text(row.covered_s)
         rows.append({
             "files finished": f"{row.fraction:.0%} ({row.files_finished:,})",
             "when": _elapsed(row.at, start) if reached else "not reached",
             "ETA shown then": (render.utc_text(row.predicted_end) or "no estimate (no rate yet)") if reached else "—",
             "error vs real end": error if reached else "—",
             "rate (files/h)": f"{row.rate_per_h:,.0f}" if reached and not pd.isna(row.rate_per_h) else "—",
-            "rate measured over": covered or (render.duration_text(row.window_s) if reached else "—"),
+            "rate measured over": covered or (duration_text(row.window_s) if reached else "—"),
             **({"basis": basis} if basis else {}),
         })
     table = html_table(rows, numeric=("rate (files/h)",), css_class="dd-table dd-eta")
@@ -81,7 +81,7 @@ def verdict_html(data: ProjectData, window: str = "15min") -> str:
     ]
     if numbers.remaining:
         items.append(render.tile("remaining", "still to process", f"{numbers.remaining:,}"))
-    items.append(render.tile("wall", "wall time", render.duration_text(numbers.wall_s)))
+    items.append(render.tile("wall", "wall time", duration_text(numbers.wall_s)))
     items.append(render.tile("throughput", "files / h",
                              "?" if numbers.files_per_h is None else f"{numbers.files_per_h:,.0f}"))
     parts = [f"<div class='dd-sentence' style='color:{color}'>{render.esc(sentence(numbers))}</div>"]

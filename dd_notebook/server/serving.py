@@ -28,6 +28,8 @@ from typing import Any
 import uvicorn
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from .core.errors import ResponseAborted
+
 __all__ = ["ConnectionLimits", "LimitedHttpProtocol", "uvicorn_config"]
 
 log = logging.getLogger(__name__)
@@ -192,8 +194,18 @@ class LimitedHttpProtocol(HttpToolsProtocol):
         self.close(message)
 
 
+class _WithoutAbortTracebacks(logging.Filter):
+    """Drops uvicorn's traceback for a :class:`~.core.errors.ResponseAborted` (its reason is logged already)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.exc_info and isinstance(record.exc_info[1], ResponseAborted))
+
+
 def uvicorn_config(app: Any, limits: ConnectionLimits = ConnectionLimits(), **settings: Any) -> uvicorn.Config:
     """A uvicorn configuration serving ``app`` under ``limits``.
+
+    A response aborted on purpose after its head (:class:`~.core.errors.ResponseAborted`)
+    closes the connection without a traceback in uvicorn's log.
 
     Args:
         app: The ASGI application.
@@ -202,5 +214,9 @@ def uvicorn_config(app: Any, limits: ConnectionLimits = ConnectionLimits(), **se
     """
     protocol = type("LimitedHttpProtocolOfServer", (LimitedHttpProtocol,),
                     {"limits": limits, "registry": _Registry(limits)})
-    return uvicorn.Config(app, http=protocol, ws="none", timeout_keep_alive=limits.keep_alive_timeout,
-                          limit_concurrency=limits.max_connections + 1, **settings)
+    config = uvicorn.Config(app, http=protocol, ws="none", timeout_keep_alive=limits.keep_alive_timeout,
+                            limit_concurrency=limits.max_connections + 1, **settings)
+    errors = logging.getLogger("uvicorn.error")  # after the Config, which sets up uvicorn's logging
+    if not any(isinstance(f, _WithoutAbortTracebacks) for f in errors.filters):
+        errors.addFilter(_WithoutAbortTracebacks())
+    return config

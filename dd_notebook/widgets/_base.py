@@ -29,11 +29,11 @@ import ipywidgets as widgets
 
 from ..palette import ERROR_COLOR
 from ..rendering import (
+    duration_text,
     error_message,
     figure_png,
     html_table,
     human_bytes,
-    human_duration,
     state_badge,
     state_bar,
 )
@@ -45,11 +45,11 @@ F = TypeVar("F", bound=Callable[..., Any])
 __all__ = [
     "Panel",
     "action",
+    "duration_text",
     "error_message",
     "figure_png",
     "html_table",
     "human_bytes",
-    "human_duration",
     "panel_style",
     "state_badge",
     "state_bar",

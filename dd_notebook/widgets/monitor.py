@@ -51,10 +51,10 @@ from ..recorder import ProjectRecorder
 from ._base import (
     Panel,
     action,
+    duration_text,
     error_message,
     figure_png,
     html_table,
-    human_duration,
     panel_style,
     state_badge,
     state_bar,
@@ -113,14 +113,14 @@ def eta_html(state: LiveState) -> str:
         return "<span class='dd-eta'>ETA: no events yet</span>"
     rate = "?" if pd.isna(estimate.rate_per_s) else f"{estimate.rate_per_s * 60:,.1f} files/min"
     basis = getattr(estimate, "basis", None) or (
-        f"net files finished in the last {human_duration(min(state.covered_s, state.eta_window_s))}")
+        f"net files finished in the last {duration_text(min(state.covered_s, state.eta_window_s))}")
     if estimate.remaining == 0:
         head = "ETA: nothing left to process"
     elif estimate.eta is None:
         head = f"ETA unknown: nothing finished recently, {estimate.remaining:,} files left"
     else:
         when = _clock_text(estimate.eta.timestamp())
-        head = f"ETA {when} (in {human_duration(estimate.seconds_left)}), {estimate.remaining:,} files left"
+        head = f"ETA {when} (in {duration_text(estimate.seconds_left)}), {estimate.remaining:,} files left"
     return (f"<span class='dd-eta'>throughput {html.escape(rate)} · {html.escape(head)}</span>"
             f"<div class='dd-note'>based on {html.escape(basis)}</div>")
 
@@ -131,7 +131,7 @@ def stalled_html(state: LiveState) -> str:
         return ""
     reserved = int(state.counts.get("reserved", 0))
     files = "1 file" if reserved == 1 else f"{reserved:,} files"
-    text = f"stalled: {files} reserved, nothing finished for {human_duration(state.stalled_for_s)}"
+    text = f"stalled: {files} reserved, nothing finished for {duration_text(state.stalled_for_s)}"
     return f"<span class='dd-stalled dd-error'>⚠ {html.escape(text)}</span>"
 
 

@@ -19,7 +19,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from ..core import http
-from ..core.errors import HTTPError
+from ..core.errors import HTTPError, ResponseAborted
 from .errors import CatalogError, CatalogInvalidInput, MQLError
 from .schema import connect
 from .validation import MAX_INT, check_name, parse_did
@@ -28,7 +28,6 @@ __all__ = [
     "JSON_SEQ",
     "MAX_JSON_BODY",
     "MAX_QUERY_BODY",
-    "StreamAborted",
     "closing_stream",
     "did_param",
     "endpoint",
@@ -217,19 +216,11 @@ async def run(db_path: str, work: Callable[[sqlite3.Connection], Any]) -> Any:
     return await run_in_threadpool(call)
 
 
-class StreamAborted(Exception):
-    """A streamed answer failed after its 200 header: raised so that the server drops the connection.
-
-    The chunked body then never gets its last chunk, so the client sees an
-    incomplete answer instead of a shorter list that looks complete.
-    """
-
-
 def closing_stream(conn: sqlite3.Connection, first: bytes | None, rest: Iterator[bytes]) -> Iterator[bytes]:
     """Yield ``first`` then ``rest``; close ``conn`` when the stream ends or is dropped.
 
     Raises:
-        StreamAborted: the query failed (or ran out of its work budget) while streaming.
+        ResponseAborted: the query failed (or ran out of its work budget) while streaming.
     """
     try:
         if first:
@@ -240,6 +231,6 @@ def closing_stream(conn: sqlite3.Connection, first: bytes | None, rest: Iterator
         interrupted = getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_INTERRUPT
         reason = "it ran out of its work budget" if interrupted else f"the database failed ({exc})"
         log.warning("catalog query stopped while streaming because %s; dropping the connection", reason)
-        raise StreamAborted(f"catalog query stopped while streaming: {reason}") from exc
+        raise ResponseAborted(f"catalog query stopped while streaming: {reason}") from exc
     finally:
         conn.close()

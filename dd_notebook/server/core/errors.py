@@ -3,6 +3,16 @@
 from __future__ import annotations
 
 
+class ResponseAborted(Exception):
+    """A response failed after its 200 head was sent: raised so that the server drops the connection.
+
+    A chunked body then never gets its last chunk, so the client sees an
+    incomplete answer instead of a shorter one that looks complete. Whoever
+    raises it logs the reason; the server does not log a traceback for it
+    (:func:`~dd_notebook.server.serving.uvicorn_config`).
+    """
+
+
 class HTTPError(Exception):
     """An expected failure answered with ``status`` and a one-line plain-text ``message``.
 
