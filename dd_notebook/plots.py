@@ -92,7 +92,7 @@ SLIVER = 0.25
 
 
 def _step_rates(table: pd.DataFrame, lefts: np.ndarray, rights: np.ndarray, step_s: float) -> dict[str, np.ndarray]:
-    """Step edges and per-minute rates of done and failed files, one step per bin.
+    """Step edges and rates (files per second) of done and failed files, one step per bin.
 
     A first or last bin covering less than :data:`SLIVER` of its width (a
     second or two of log) would show a rate made of one or two files; it is
@@ -113,9 +113,18 @@ def _step_rates(table: pd.DataFrame, lefts: np.ndarray, rights: np.ndarray, step
     if not keep[-1]:
         ends[-2] = ends[-1]
     starts, ends = starts[keep], ends[keep]
-    per_min = np.divide(60.0, covered[keep], out=np.full(int(keep.sum()), np.nan), where=covered[keep] > 0)
-    return {"edges": _as_datetimes(np.append(starts[:1], ends)), "done": done[keep] * per_min,
-            "failed": failed[keep] * per_min}
+    per_s = np.divide(1.0, covered[keep], out=np.full(int(keep.sum()), np.nan), where=covered[keep] > 0)
+    return {"edges": _as_datetimes(np.append(starts[:1], ends)), "done": done[keep] * per_s,
+            "failed": failed[keep] * per_s}
+
+
+def _rate_unit(peak_per_s: float) -> tuple[str, float]:
+    """The axis unit that keeps a peak rate readable (``files / s``, ``/ min`` or ``/ h``) and its factor."""
+    if peak_per_s >= 1.0:
+        return "files / s", 1.0
+    if peak_per_s * 60.0 >= 1.0 or not peak_per_s > 0:
+        return "files / min", 60.0
+    return "files / h", 3600.0
 
 
 def _as_datetimes(ns: np.ndarray) -> np.ndarray:
@@ -130,7 +139,11 @@ def plot_throughput(
     until: pd.Timestamp | str | None = None,
     ax: Axes | None = None,
 ) -> Axes:
-    """Stacked steps of files done and failed per minute in each bin, with the centred rolling rates as lines.
+    """Stacked steps of the rates of files done and failed in each bin, with the centred rolling rates as lines.
+
+    The rate unit (files per second, minute or hour) is the one that keeps the
+    peak readable: a campaign of hundreds of files per second is not drawn in
+    tens of thousands per minute, nor a slow one in hundredths.
 
     Every bin's height is its count divided by the time it covers (see
     :func:`dd_notebook.analysis.throughput`), and the steps span only the
@@ -149,9 +162,9 @@ def plot_throughput(
     computed = "event" in data.columns
     table = throughput(data, freq, window=window, until=until) if computed else data
     rolling = f"rolling rate ({window} bins, centred)" if computed else "rolling rate"
-    ax.set_ylabel("files / min")
     _time_axis(ax)
     if table.empty:
+        ax.set_ylabel("files / min")
         _no_data(ax, "events")
         return ax
     step_s = (table.index[1] - table.index[0]).total_seconds() if len(table) > 1 else pd.Timedelta(freq).total_seconds()
@@ -162,16 +175,17 @@ def plot_throughput(
         span = (times.min().as_unit("ns").value, pd.Timestamp(end).as_unit("ns").value)
     lefts, rights = _covered_edges(table, int(round(step_s * 1e9)), span)
     steps = _step_rates(table, lefts, rights, step_s)
-    done, failed = steps["done"], steps["failed"]
+    rolling_done, rolling_failed = table["done_per_s"].to_numpy(), table["failed_per_s"].to_numpy()
+    unit, scale = _rate_unit(float(np.nanmax(np.concatenate([steps["done"] + steps["failed"], [0.0]]))))
+    ax.set_ylabel(unit)
+    done, failed = steps["done"] * scale, steps["failed"] * scale
     ax.stairs(done, steps["edges"], fill=True, color=STATE_COLORS["done"], alpha=0.45, label="done")
     ax.stairs(done + failed, steps["edges"], baseline=done, fill=True, color=STATE_COLORS["failed"], alpha=0.45,
               label="failed + timed out")
     centre = _as_datetimes(lefts + (rights - lefts) // 2)
-    ax.plot(centre, table["done_per_s"].to_numpy() * 60.0, color=STATE_COLORS["done"], lw=2,
-            label=f"done, {rolling}")
-    ax.plot(centre, table["failed_per_s"].to_numpy() * 60.0, color=STATE_COLORS["failed"], lw=1.5,
-            label=f"failed, {rolling}")
-    top = np.nanmax(np.concatenate([done + failed, table["done_per_s"].to_numpy() * 60.0, [0.0]]))
+    ax.plot(centre, rolling_done * scale, color=STATE_COLORS["done"], lw=2, label=f"done, {rolling}")
+    ax.plot(centre, rolling_failed * scale, color=STATE_COLORS["failed"], lw=1.5, label=f"failed, {rolling}")
+    top = np.nanmax(np.concatenate([done + failed, rolling_done * scale, [0.0]]))
     ax.set_ylim(0, top * 1.35 if top > 0 else 1.0)  # headroom for the legend
     ax.legend(loc="upper center", ncols=2, fontsize="small")
     ax.set_title(f"Throughput ({_duration_text(step_s)} bins, rates over the time each bin covers)")

@@ -22,6 +22,7 @@ __all__ = [
     "figure_png",
     "html_table",
     "human_bytes",
+    "rate_text",
     "state_badge",
     "state_bar",
 ]
@@ -75,6 +76,19 @@ def duration_text(seconds: float | None) -> str:
     if abs(s) < 36 * 3600:
         return f"{_one_decimal(s / 3600)} h"
     return f"{_one_decimal(s / 86400)} d"
+
+
+def rate_text(rate_per_s: float) -> str:
+    """A rate in the unit that reads best: files/s, files/min or files/h; ``no rate`` for NaN."""
+    if pd.isna(rate_per_s):
+        return "no rate"
+    if rate_per_s == 0 or abs(rate_per_s) >= 1.0:
+        return f"{rate_per_s:.3g} files/s"
+    if abs(rate_per_s) * 60.0 >= 1.0:
+        return f"{rate_per_s * 60.0:.3g} files/min"
+    return f"{rate_per_s * 3600.0:.3g} files/h"
+
+
 
 
 #: Cell texts longer than this many characters may be cut with an ellipsis in a panel (full text on hover).

@@ -192,12 +192,24 @@ def test_throughput_plot_draws_rates_over_covered_time():
     ax = plots.plot_throughput(events, "1min", window=5)
     done_steps = ax.patches[0]
     heights = done_steps.get_data().values
-    assert heights.tolist() == pytest.approx([79 / 40 * 60, 120.0, 102 / 50.5 * 60])
+    assert ax.get_ylabel() == "files / s"  # 2 files/s: not 120 per minute
+    assert heights.tolist() == pytest.approx([79 / 40, 2.0, 102 / 50.5])
     first_edge = mdates.num2date(done_steps.get_data().edges[0])
     assert abs(first_edge - pd.Timestamp(T0 + 20, unit="s", tz="UTC")) < pd.Timedelta(milliseconds=1)
     line = ax.lines[0].get_ydata()
-    assert np.asarray(line, dtype=float).tolist() == pytest.approx([301 / 150.5 * 60] * 3)
+    assert np.asarray(line, dtype=float).tolist() == pytest.approx([301 / 150.5] * 3)
     assert "centred" in ax.lines[0].get_label()
+
+
+@pytest.mark.parametrize(("every_s", "unit", "per_unit"), [
+    (0.5, "files / s", 2.0), (10.0, "files / min", 6.0), (600.0, "files / h", 6.0)])
+def test_throughput_plot_picks_the_rate_unit_that_reads_best(every_s, unit, per_unit):
+    log = created(121)
+    for k in range(121):
+        log += finish(k, 20.5 + every_s * k)
+    ax = plots.plot_throughput(events_frame(log[121:]), pd.Timedelta(seconds=every_s * 10), window=1)
+    assert ax.get_ylabel() == unit
+    assert np.median(ax.patches[0].get_data().values) == pytest.approx(per_unit)
 
 
 def test_throughput_plot_merges_a_sliver_edge_bin():

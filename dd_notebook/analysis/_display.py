@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import html
-import math
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from ..frames import HANDLE_STATES
 from ..palette import ERROR_COLOR, PROJECT_STATE_COLORS, STATE_COLORS
-from ..rendering import duration_text
+from ..rendering import duration_text, rate_text
 
 if TYPE_CHECKING:
     from .completion import Eta
@@ -25,17 +24,6 @@ _CELL = "text-align:left;padding:1px 12px 1px 0;border:none;background:transpare
 def files_text(n: int) -> str:
     """``1 file``, ``62 files``."""
     return f"{n:,} file" if abs(n) == 1 else f"{n:,} files"
-
-
-def rate_text(rate_per_s: float) -> str:
-    """A rate in the unit that reads best: files/s, files/min or files/h; ``no rate`` for NaN."""
-    if math.isnan(rate_per_s):
-        return "no rate"
-    if rate_per_s == 0 or abs(rate_per_s) >= 1.0:
-        return f"{rate_per_s:.3g} files/s"
-    if abs(rate_per_s) * 60.0 >= 1.0:
-        return f"{rate_per_s * 60.0:.3g} files/min"
-    return f"{rate_per_s * 3600.0:.3g} files/h"
 
 
 def time_text(stamp: pd.Timestamp | None) -> str:

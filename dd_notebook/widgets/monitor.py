@@ -48,6 +48,7 @@ from ..frames import HANDLE_STATES
 from ..live import LiveProject, LiveState
 from ..plots import plot_state_timeline, plot_throughput
 from ..recorder import ProjectRecorder
+from ..rendering import rate_text
 from ._base import (
     Panel,
     action,
@@ -111,7 +112,7 @@ def eta_html(state: LiveState) -> str:
         return f"<span class='dd-eta'>project {html.escape(str(state.project_state))}: nothing left to estimate</span>"
     if estimate is None:
         return "<span class='dd-eta'>ETA: no events yet</span>"
-    rate = "?" if pd.isna(estimate.rate_per_s) else f"{estimate.rate_per_s * 60:,.1f} files/min"
+    rate = "?" if pd.isna(estimate.rate_per_s) else rate_text(estimate.rate_per_s)
     basis = getattr(estimate, "basis", None) or (
         f"net files finished in the last {duration_text(min(state.covered_s, state.eta_window_s))}")
     if estimate.remaining == 0:
