@@ -3,8 +3,8 @@ request runs on a big project, against the same probes on an idle server (the ba
 
 Usage::
 
-    python benchmarks/big_requests.py                 # 10^6 handles (slow: minutes)
-    python benchmarks/big_requests.py --files 100000  # quicker
+    python benchmarks/big_requests.py                 # 10^6 handles and catalog files (slow: minutes)
+    python benchmarks/big_requests.py --files 100000 --catalog-files 100000   # quicker
 
 Prints, per big request, the p99 and max of both probes while it ran, and the
 ratio of the p99 to the idle server's p99. The probes run in processes of their
@@ -59,8 +59,10 @@ def _p99(values: list[float]) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--files", type=int, default=1_000_000, help="handles of the big project")
+    parser.add_argument("--catalog-files", type=int, default=1_000_000, help="files of the demo catalog")
+    parser.add_argument("--declare-files", type=int, default=100_000, help="files of one catalog load")
     args = parser.parse_args()
-    with served() as (base, db):
+    with served(demo_files=args.catalog_files) as (base, db):
         url = base + "/dd/data"
         session = requests.Session()
         session.headers["X-Authentication-Token"] = token_for(db, "admin")
@@ -101,7 +103,25 @@ def main() -> None:
             answer.raise_for_status()
             created["id"] = answer.json()["project_id"]
 
-        jobs: list[tuple[str, Callable[[], object]]] = [("create_project", create)]
+        metacat = base + "/metacat/app"
+        loaded = [{"name": f"np04_raw_run{i // 1000:06d}_{i % 1000:04d}_dl{i % 7}_load.hdf5", "size": 1 + i,
+                   "metadata": {"core.runs": [i // 1000], "core.data_tier": "raw"}} for i in range(args.declare_files)]
+
+        def catalog_load() -> None:
+            session.get(f"{metacat}/data/create_namespace", params={"name": "bench-load"}).raise_for_status()
+            session.post(f"{metacat}/data/declare_files", params={"namespace": "bench-load"},
+                         json=loaded).raise_for_status()
+
+        def catalog_query() -> None:
+            with session.post(f"{metacat}/data/query", data=b"files from dune:all", stream=True) as answer:
+                answer.raise_for_status()
+                for _ in answer.iter_content(1 << 20):
+                    pass
+
+        jobs: list[tuple[str, Callable[[], object]]] = [
+            (f"catalog query ({args.catalog_files:,})", catalog_query),
+            (f"catalog load ({args.declare_files:,})", catalog_load),
+            ("create_project", create)]
         pid = lambda: {"project_id": created["id"]}  # noqa: E731
         jobs += [
             ("copy_project", lambda: created.setdefault(
