@@ -30,6 +30,7 @@ from . import namespaces as namespace_ops
 from .app_query import QueryEndpoint
 from .app_write import WriteEndpoints
 from .errors import CatalogInvalidInput
+from .loads import recover_loads
 from .mql import nodes, parse
 from .querying import query_json_seq
 from .schema import connect
@@ -169,6 +170,8 @@ class ReadEndpoints:
 def create_catalog_app(db_path: str, authenticate: Callable[[Request], Any]) -> ASGIApp:
     """Build the catalog's ASGI app (to be mounted at ``/metacat/app``).
 
+    Loads a crash cut short are removed here (:func:`.loads.recover_loads`).
+
     Args:
         db_path: SQLite file shared with the DD server; catalog tables are created if missing.
         authenticate: Returns the user of a request (``.username``, ``.is_admin``, ``.roles``) or raises
@@ -177,7 +180,11 @@ def create_catalog_app(db_path: str, authenticate: Callable[[Request], Any]) -> 
     Returns:
         A Starlette application serving ``data/<op>`` paths.
     """
-    connect(db_path).close()
+    conn = connect(db_path)
+    try:
+        recover_loads(conn)
+    finally:
+        conn.close()
     parse("files")  # build the LALR tables now rather than during the first query
     reads = ReadEndpoints(db_path)
     writes = WriteEndpoints(db_path, authenticate)

@@ -10,12 +10,13 @@ from typing import Any, Optional
 import orjson
 
 from ..core.transactions import transaction
+from . import loads
 from .clock import now
 from .datasets import add_to_dataset, dataset_id
 from .errors import CatalogExists, CatalogInvalidInput, CatalogNotFound
 from .records import FileRecords, file_columns
 from .replicas import Replica, add_replicas, ensure_dd_tables
-from .schema import add_hot_values, index_new_files
+from .schema import add_hot_values, index_new_files, visible
 from .validation import check_checksums, check_metadata, check_name, check_size, new_fid, parse_did
 
 __all__ = [
@@ -32,10 +33,7 @@ __all__ = [
 FileRow = tuple[int, str, str, str, Optional[str], Optional[int], Optional[str], str, float]
 """``(id, fid, namespace, name, creator, size, checksums JSON, metadata JSON, created_timestamp)``."""
 
-_INSERT = ("INSERT INTO mc_files(id, fid, namespace, name, creator, size, checksums, metadata, created_timestamp) "
-           "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
 _MAX_JSON = 1_000_000
-
 
 @dataclass
 class _NewFile:
@@ -159,7 +157,7 @@ def insert_file_rows(conn: sqlite3.Connection, rows: Iterable[FileRow], links: I
             from the stored JSON.
     """
     base = conn.execute("SELECT coalesce(max(id), 0) FROM mc_files").fetchone()[0]
-    conn.executemany(_INSERT, rows)
+    conn.executemany(loads.FILE_INSERT, rows)
     if hot is None:
         index_new_files(conn, base)
     else:
@@ -171,7 +169,11 @@ def insert_file_rows(conn: sqlite3.Connection, rows: Iterable[FileRow], links: I
 
 def declare_files(conn: sqlite3.Connection, files: Any, *, namespace: str | None = None,
                   dataset: tuple[str, str] | None = None, creator: str | None = None) -> list[dict[str, Any]]:
-    """Validate and declare new files in one transaction.
+    """Validate and declare new files, all or nothing.
+
+    Up to :data:`.loads.LOAD_CHUNK_FILES` files are written in one
+    transaction; a bigger load in committed chunks that stay invisible until
+    the last one (:mod:`.loads`), so that other writers are not held up.
 
     Args:
         conn: Catalog connection.
@@ -199,41 +201,82 @@ def declare_files(conn: sqlite3.Connection, files: Any, *, namespace: str | None
         raise CatalogInvalidInput("the file list names the same file (DID or fid) twice")
     if any(f.replicas for f in new):
         ensure_dd_tables(conn)
-    with transaction(conn):
-        for ns in sorted({f.namespace for f in new}):
-            if not conn.execute("SELECT 1 FROM mc_namespaces WHERE name = ?", (ns,)).fetchone():
-                raise CatalogNotFound(f"namespace {ns} not found")
-        target = dataset_id(conn, *dataset) if dataset is not None else None
-        by_fid, by_did = lookup_ids(conn, [f.fid for f in new], [(f.namespace, f.name) for f in new])
-        if by_did:
-            listing = "\n".join(f"  {ns}:{name}" for ns, name in sorted(by_did))
-            raise CatalogExists(f"The following files already exist:\n{listing}")
-        if by_fid:
-            raise CatalogExists(f"file ids already exist: {', '.join(sorted(by_fid))}")
-        base = conn.execute("SELECT coalesce(max(id), 0) FROM mc_files").fetchone()[0]
+    if len(new) > loads.LOAD_CHUNK_FILES and not conn.in_transaction:
+        # checked on committed data without the write lock; only the id range is reserved under it
+        target, links = _check_and_link(conn, new, dataset)
+        with transaction(conn):
+            base = _next_id(conn)
+            conn.execute("INSERT INTO mc_loading(first_id, last_id) VALUES (?, ?)", (base + 1, base + len(new)))
         ids = list(range(base + 1, base + 1 + len(new)))
-        local_fids = {f.fid: i for f, i in zip(new, ids)}
-        local_dids = {(f.namespace, f.name): i for f, i in zip(new, ids)}
-        children = [child for f, child in zip(new, ids) for _ in f.parents]
-        parents = _resolve(conn, [p for f in new for p in f.parents], "parent", local_fids, local_dids)
-        if None in parents:
-            missing = children[parents.index(None)] - base - 1
-            raise CatalogNotFound(f"a parent of file #{missing} ({new[missing].namespace}:{new[missing].name}) "
-                                  "was not found")
-        links = [(parent, child) for parent, child in zip(parents, children) if parent is not None]
-        rows = [(i, f.fid, f.namespace, f.name, f.creator, f.size, f.checksums, f.metadata, f.created)
-                for f, i in zip(new, ids)]
-        insert_file_rows(conn, rows, links, target, ids)
+        try:
+            loads.load_in_chunks(conn, _rows(new, ids), _placed(links, base), target, [f.replicas for f in new])
+        except sqlite3.IntegrityError:
+            raise CatalogExists("some of these files were declared by another request meanwhile; "
+                                "nothing of this list was declared") from None
+        return _by_ids(conn, ids, with_metadata=True, with_provenance=False)
+    with transaction(conn):
+        target, links = _check_and_link(conn, new, dataset)
+        base = _next_id(conn)
+        ids = list(range(base + 1, base + 1 + len(new)))
+        insert_file_rows(conn, _rows(new, ids), _placed(links, base), target, ids)
         replicas = [r for f in new for r in f.replicas]
         if replicas:
             add_replicas(conn, replicas)
     return _by_ids(conn, ids, with_metadata=True, with_provenance=False)
 
 
+def _next_id(conn: sqlite3.Connection) -> int:
+    """The highest file id in use, counting the ranges of loads still being written."""
+    return conn.execute("SELECT max(coalesce((SELECT max(id) FROM mc_files), 0), "
+                        "coalesce((SELECT max(last_id) FROM mc_loading), 0))").fetchone()[0]
+
+
+def _rows(new: list[_NewFile], ids: list[int]) -> list[FileRow]:
+    return [(i, f.fid, f.namespace, f.name, f.creator, f.size, f.checksums, f.metadata, f.created)
+            for f, i in zip(new, ids)]
+
+
+def _placed(links: list[tuple[int, int]], base: int) -> list[tuple[int, int]]:
+    """Provenance pairs with the batch's own files (negative placeholders ``-1 - k``) given their ids."""
+    return [(parent if parent > 0 else base - parent, base - child) for parent, child in links]
+
+
+def _check_and_link(conn: sqlite3.Connection, new: list[_NewFile], dataset: tuple[str, str] | None
+                    ) -> tuple[int | None, list[tuple[int, int]]]:
+    """Check namespaces, dataset, duplicates and parents; return the dataset id and the provenance pairs.
+
+    The batch's own files are named ``-1 - k`` (``k`` their position) in the pairs; :func:`_placed`
+    gives them their ids once the id range is known.
+
+    Raises:
+        CatalogNotFound: an unknown namespace, dataset or parent.
+        CatalogExists: a DID or fid exists already.
+    """
+    for ns in sorted({f.namespace for f in new}):
+        if not conn.execute("SELECT 1 FROM mc_namespaces WHERE name = ?", (ns,)).fetchone():
+            raise CatalogNotFound(f"namespace {ns} not found")
+    target = dataset_id(conn, *dataset) if dataset is not None else None
+    by_fid, by_did = lookup_ids(conn, [f.fid for f in new], [(f.namespace, f.name) for f in new])
+    if by_did:
+        listing = "\n".join(f"  {ns}:{name}" for ns, name in sorted(by_did))
+        raise CatalogExists(f"The following files already exist:\n{listing}")
+    if by_fid:
+        raise CatalogExists(f"file ids already exist: {', '.join(sorted(by_fid))}")
+    local_fids = {f.fid: -1 - k for k, f in enumerate(new)}
+    local_dids = {(f.namespace, f.name): -1 - k for k, f in enumerate(new)}
+    children = [-1 - k for k, f in enumerate(new) for _ in f.parents]
+    parents = _resolve(conn, [p for f in new for p in f.parents], "parent", local_fids, local_dids)
+    if None in parents:
+        missing = -1 - children[parents.index(None)]
+        raise CatalogNotFound(f"a parent of file #{missing} ({new[missing].namespace}:{new[missing].name}) "
+                              "was not found")
+    return target, [(parent, child) for parent, child in zip(parents, children) if parent is not None]
+
+
 def _by_ids(conn: sqlite3.Connection, ids: list[int], with_metadata: bool,
             with_provenance: bool) -> list[dict[str, Any]]:
     sql = (f"SELECT {file_columns(with_metadata, with_provenance)} FROM json_each(?) j "
-           "JOIN mc_files f ON f.id = j.value ORDER BY j.key")
+           f"JOIN mc_files f ON f.id = j.value WHERE {visible('f')} ORDER BY j.key")
     cursor = conn.execute(sql, (orjson.dumps(ids).decode(),))
     records = FileRecords(cursor.description)
     return [records.dict(row) for row in cursor]
@@ -256,9 +299,10 @@ def get_file(conn: sqlite3.Connection, *, fid: str | None = None, namespace: str
         file_id = found_did.get((namespace, name))
     else:
         raise CatalogInvalidInput("give fid, did, or namespace and name")
-    if file_id is None:
+    records = _by_ids(conn, [file_id], with_metadata, with_provenance) if file_id is not None else []
+    if not records:
         raise CatalogNotFound("File not found")
-    record = _by_ids(conn, [file_id], with_metadata, with_provenance)[0]
+    record = records[0]
     if with_datasets:
         record["datasets"] = [{"namespace": ns, "name": ds} for ns, ds in conn.execute(
             "SELECT d.namespace, d.name FROM mc_dataset_files df JOIN mc_datasets d ON d.id = df.dataset_id "

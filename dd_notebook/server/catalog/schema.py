@@ -111,6 +111,10 @@ CREATE TABLE IF NOT EXISTS mc_provenance(
     child_id INTEGER NOT NULL,
     PRIMARY KEY(parent_id, child_id)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS mc_provenance_child ON mc_provenance(child_id, parent_id);
+CREATE TABLE IF NOT EXISTS mc_loading(
+    first_id INTEGER NOT NULL,
+    last_id INTEGER NOT NULL
+);
 CREATE TABLE IF NOT EXISTS mc_meta_keys(
     id INTEGER PRIMARY KEY,
     key TEXT NOT NULL UNIQUE);
@@ -187,6 +191,11 @@ def _schema_complete(conn: sqlite3.Connection, hot_keys: list[str]) -> bool:
     if not _TABLES <= tables:
         return False
     return set(hot_keys) <= set(hot_key_ids(conn))
+
+
+def visible(alias: str) -> str:
+    """SQL condition: file ``alias`` is not part of a load still being written (see ``files.declare_files``)."""
+    return (f"NOT EXISTS (SELECT 1 FROM mc_loading l WHERE {alias}.id BETWEEN l.first_id AND l.last_id)")
 
 
 def hot_key_ids(conn: sqlite3.Connection) -> dict[str, int]:

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 import orjson
 
 from ..errors import MQLCompilationError
+from ..schema import visible
 from . import nodes as n
 from .datasets import resolve_selectors
 from .meta_sql import FILE_TARGET, MetaCompiler
@@ -274,6 +275,7 @@ def compile_query(conn: sqlite3.Connection, tree: n.FileQuery, *, include_retire
     try:
         sel = compiler.selection(n.Limit(tree, limit) if limit is not None else tree)
         where, _ = compiler.plan(sel.conds)
+        where = f"({where}) AND {visible('f')}"  # files of a load still being written are not there yet
         limit_sql = compiler.limit_sql(sel)
     except RecursionError:
         raise MQLCompilationError("query is nested too deeply") from None
