@@ -118,13 +118,16 @@ def add_child_dataset(conn: sqlite3.Connection, parent: tuple[str, str], child: 
                      (parent_id, child_id))
 
 
-def add_to_dataset(conn: sqlite3.Connection, target: int, file_ids: Iterable[int]) -> int:
-    """Add files (internal ids) to dataset ``target``; return how many were new. Call inside a transaction."""
+def add_to_dataset(conn: sqlite3.Connection, target: int, file_ids: Iterable[int], count: bool = True) -> int:
+    """Add files (internal ids) to dataset ``target``; return how many were new. Call inside a transaction.
+
+    With ``count=False`` the dataset's ``file_count`` is left for the caller to update.
+    """
     before = conn.total_changes
     conn.executemany("INSERT OR IGNORE INTO mc_dataset_files(dataset_id, file_id) VALUES (?, ?)",
                      ((target, file_id) for file_id in file_ids))
     added = conn.total_changes - before
-    if added:
+    if added and count:
         conn.execute("UPDATE mc_datasets SET file_count = file_count + ? WHERE id = ?", (added, target))
     return added
 

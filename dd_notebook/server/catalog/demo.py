@@ -35,7 +35,7 @@ from ..core.transactions import transaction
 from .datasets import add_child_dataset, add_to_dataset
 from .demo_data import DEMO_RSES, EPOCH, DemoFile, RawFile, mc_files, raw_files, reco_files, user_files
 from .errors import CatalogExists
-from .files import FileRow, insert_file_rows
+from .file_rows import FileRow, insert_file_rows
 from .replicas import add_rses, ensure_dd_tables, insert_replica_rows, replica_rows
 from .schema import DEFAULT_HOT_KEYS, ensure_schema, hot_key_ids, hot_values
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any
 
 import orjson
 
@@ -14,24 +14,20 @@ from . import loads
 from .clock import now
 from .datasets import add_to_dataset, dataset_id
 from .errors import CatalogExists, CatalogInvalidInput, CatalogNotFound
+from .file_rows import FileRow, insert_file_rows
 from .records import FileRecords, file_columns
 from .replicas import Replica, add_replicas, ensure_dd_tables
-from .schema import add_hot_values, index_new_files, visible
+from .schema import visible
 from .validation import check_checksums, check_metadata, check_name, check_size, new_fid, parse_did
 
 __all__ = [
-    "FileRow",
     "add_files",
     "declare_files",
     "get_file",
     "get_files",
-    "insert_file_rows",
     "lookup_ids",
     "retire_file",
 ]
-
-FileRow = tuple[int, str, str, str, Optional[str], Optional[int], Optional[str], str, float]
-"""``(id, fid, namespace, name, creator, size, checksums JSON, metadata JSON, created_timestamp)``."""
 
 _MAX_JSON = 1_000_000
 
@@ -138,33 +134,6 @@ def _resolve(conn: sqlite3.Connection, specs: Sequence[Any], what: str, local_fi
     by_did.update(local_dids or {})
     # _spec gives either a fid or a DID, so the final None is never reached.
     return [by_fid.get(fid) if fid else by_did.get(did) if did is not None else None for fid, did in parsed]
-
-
-def insert_file_rows(conn: sqlite3.Connection, rows: Iterable[FileRow], links: Iterable[tuple[int, int]] = (),
-                     dataset: int | None = None, member_ids: Iterable[int] = (),
-                     hot: Iterable[tuple[int, int, Any, int]] | None = None) -> None:
-    """Trusted bulk path (also used by the demo loader): insert pre-validated rows with explicit ids.
-
-    Call inside a write transaction. Rows must have ids above the current maximum.
-
-    Args:
-        conn: Catalog connection.
-        rows: :data:`FileRow` tuples.
-        links: ``(parent_id, child_id)`` provenance pairs.
-        dataset: Dataset id to add ``member_ids`` to.
-        member_ids: Ids of files to add to ``dataset``.
-        hot: The rows' ``mc_meta_values`` entries (see :func:`.schema.hot_values`); None derives them
-            from the stored JSON.
-    """
-    base = conn.execute("SELECT coalesce(max(id), 0) FROM mc_files").fetchone()[0]
-    conn.executemany(loads.FILE_INSERT, rows)
-    if hot is None:
-        index_new_files(conn, base)
-    else:
-        add_hot_values(conn, list(hot))
-    conn.executemany("INSERT OR IGNORE INTO mc_provenance(parent_id, child_id) VALUES (?, ?)", links)
-    if dataset is not None:
-        add_to_dataset(conn, dataset, member_ids)
 
 
 def declare_files(conn: sqlite3.Connection, files: Any, *, namespace: str | None = None,

@@ -21,15 +21,15 @@ import logging
 import sqlite3
 import time
 from collections.abc import Sequence
-from typing import Any
 
 import orjson
 
 from ..core.transactions import transaction
+from .file_rows import FileRow, insert_file_rows
 from .replicas import Replica, add_replicas
-from .schema import add_hot_values, hot_key_ids, hot_values
+from .schema import hot_key_ids, hot_values
 
-__all__ = ["FILE_INSERT", "LOAD_CHUNK_FILES", "load_in_chunks", "recover_loads", "remove_load"]
+__all__ = ["LOAD_CHUNK_FILES", "load_in_chunks", "recover_loads", "remove_load"]
 
 log = logging.getLogger(__name__)
 
@@ -43,12 +43,9 @@ def after_chunk(chunk: int) -> None:
     """Called with the chunk number after each committed chunk (tests replace it to hold or break a load)."""
 
 
-#: Inserts one ``mc_files`` row (every column the catalog writes).
-FILE_INSERT = ("INSERT INTO mc_files(id, fid, namespace, name, creator, size, checksums, metadata, created_timestamp) "
-           "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
 
 
-def load_in_chunks(conn: sqlite3.Connection, rows: Sequence[tuple[Any, ...]], links: Sequence[tuple[int, int]],
+def load_in_chunks(conn: sqlite3.Connection, rows: Sequence[FileRow], links: Sequence[tuple[int, int]],
                    dataset: int | None, replicas: Sequence[Sequence[Replica]]) -> None:
     """Write the rows of a load whose id range is already in ``mc_loading``, then make it visible.
 
@@ -72,13 +69,8 @@ def load_in_chunks(conn: sqlite3.Connection, rows: Sequence[tuple[Any, ...]], li
             chunk = rows[start:start + LOAD_CHUNK_FILES]
             hot = [value for row in chunk for value in hot_values(orjson.loads(row[7]), row[0], keys)]
             with transaction(conn):
-                conn.executemany(FILE_INSERT, chunk)
-                add_hot_values(conn, hot)
-                conn.executemany("INSERT OR IGNORE INTO mc_provenance(parent_id, child_id) VALUES (?, ?)",
-                                 by_child.get(number, []))
-                if dataset is not None:
-                    conn.executemany("INSERT OR IGNORE INTO mc_dataset_files(dataset_id, file_id) VALUES (?, ?)",
-                                     ((dataset, row[0]) for row in chunk))
+                insert_file_rows(conn, chunk, by_child.get(number, []), dataset, [row[0] for row in chunk], hot,
+                                 count_members=False)
                 chunk_replicas = [r for file_replicas in replicas[start:start + LOAD_CHUNK_FILES]
                                   for r in file_replicas]
                 if chunk_replicas:
